@@ -1,0 +1,27 @@
+"""Constructs for asynchronous tasks on Google Cloud: a Cloud Tasks queue that pushes
+OIDC-authenticated HTTP tasks to a private Cloud Run v2 service.
+
+Importing this package loads only the provider submodules it uses (see ``_provider``).
+"""
+
+from ._provider import install as _install_provider
+
+_install_provider()
+
+from .cloud_tasks_to_cloud_run import CloudTasksToCloudRun  # noqa: E402
+from .invoker_service_account import InvokerServiceAccount  # noqa: E402
+from .policy import PolicyCheck, find_violations  # noqa: E402
+from .task_queue import QueueRouting, TaskQueue  # noqa: E402
+from .validation import ConfigurationError  # noqa: E402
+from .worker_service import WorkerService  # noqa: E402
+
+__all__ = [
+    "CloudTasksToCloudRun",
+    "ConfigurationError",
+    "InvokerServiceAccount",
+    "PolicyCheck",
+    "QueueRouting",
+    "TaskQueue",
+    "WorkerService",
+    "find_violations",
+]

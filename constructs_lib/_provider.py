@@ -1,0 +1,82 @@
+"""Load only the provider submodules the library uses.
+
+The prebuilt google provider package ends its ``__init__`` by importing all 1,473 of
+its submodules (about 10 s and 1 GB on a small machine), although a stack uses a
+handful. :func:`install` registers the package module with that tail cut off and a
+module ``__getattr__`` that imports a submodule on first use, so:
+
+* ``from cdktf_cdktf_provider_google.cloud_run_v2_service import X`` loads one submodule;
+* ``import cdktf_cdktf_provider_google as g; g.storage_bucket.StorageBucket`` still works
+  (loaded lazily on attribute access), as does ``from cdktf_cdktf_provider_google import *``;
+* if the package was already imported the normal way, nothing is changed.
+
+Set ``CONSTRUCTS_LIB_EAGER_PROVIDER=1`` to skip this and import the package normally.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from types import ModuleType
+
+PROVIDER_PACKAGE = "cdktf_cdktf_provider_google"
+EAGER_ENV_VAR = "CONSTRUCTS_LIB_EAGER_PROVIDER"
+# The generated __init__ announces its eager tail with this comment (jsii-pacmak output).
+_EAGER_TAIL_MARKER = "# Loading modules to ensure their types are registered"
+
+
+def install() -> ModuleType:
+    """Register the provider package with lazy submodules; return the package module."""
+    existing = sys.modules.get(PROVIDER_PACKAGE)
+    if existing is not None:
+        return existing
+    if os.environ.get(EAGER_ENV_VAR, "").strip() not in ("", "0"):
+        return importlib.import_module(PROVIDER_PACKAGE)
+
+    spec = importlib.util.find_spec(PROVIDER_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(
+            f"{PROVIDER_PACKAGE} is not installed: pip install -r requirements.txt"
+        )
+    with open(spec.origin, encoding="utf-8") as source_file:
+        source = source_file.read()
+    head, marker, _tail = source.partition(_EAGER_TAIL_MARKER)
+    if not marker:
+        # A provider build without the eager tail: nothing to trim.
+        return importlib.import_module(PROVIDER_PACKAGE)
+
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PROVIDER_PACKAGE] = module
+    try:
+        exec(compile(head, spec.origin, "exec"), module.__dict__)  # noqa: S102 - the package's own code
+    except BaseException:
+        sys.modules.pop(PROVIDER_PACKAGE, None)
+        sys.modules.pop(PROVIDER_PACKAGE + "._private", None)
+        raise
+    # publication.publish() in the package swaps in a "public" module object: patch that one.
+    module = sys.modules[PROVIDER_PACKAGE]
+    submodules = frozenset(getattr(module, "__all__", ()))
+    module.__getattr__ = _lazy_submodule_getter(submodules)  # type: ignore[attr-defined]
+    module.__dir__ = lambda: sorted(set(module.__dict__) | submodules)  # type: ignore[attr-defined]
+    return module
+
+
+def _lazy_submodule_getter(submodules: frozenset[str]):
+    def __getattr__(name: str) -> ModuleType:
+        if name in submodules:
+            return importlib.import_module(f"{PROVIDER_PACKAGE}.{name}")
+        raise AttributeError(f"module {PROVIDER_PACKAGE!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+def loaded_submodules() -> list[str]:
+    """Names of the provider submodules imported so far (for tests and benchmarks)."""
+    prefix = PROVIDER_PACKAGE + "."
+    return sorted(
+        name[len(prefix):]
+        for name in sys.modules
+        if name.startswith(prefix) and "." not in name[len(prefix):] and not name[len(prefix):].startswith("_")
+    )

@@ -1,0 +1,85 @@
+"""InvokerServiceAccount: the identity whose OIDC token Cloud Tasks presents to Cloud Run."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from . import _provider
+
+_provider.install()
+
+from cdktf_cdktf_provider_google.service_account import ServiceAccount  # noqa: E402
+from cdktf_cdktf_provider_google.service_account_iam_member import (  # noqa: E402
+    ServiceAccountIamMember,
+)
+
+from .validation import ACCOUNT_ID, ACCOUNT_ID_TEXT, check_member, check_non_empty, check_string  # noqa: E402
+
+ACT_AS_ROLE = "roles/iam.serviceAccountUser"
+
+
+class InvokerServiceAccount(Construct):
+    """One ``google_service_account`` used only to sign Cloud Tasks' OIDC tokens.
+
+    It gets no project roles. The pattern grants it ``roles/run.invoker`` on one service;
+    whoever creates tasks carrying its token needs :meth:`grant_act_as`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        account_id: str,
+        display_name: str | None = None,
+        description: str | None = None,
+        project: str | None = None,
+    ) -> None:
+        """
+        :param account_id: the account id (the part before ``@``), 6 to 30 characters.
+        :param display_name: shown in the console. Default: the account id.
+        :param description: free text. Default: none.
+        :param project: project to create the account in. Default: the provider's project.
+        """
+        check_string("account_id", account_id, pattern=ACCOUNT_ID, allowed=ACCOUNT_ID_TEXT)
+        if display_name is not None:
+            check_non_empty("display_name", display_name)
+        super().__init__(scope, id_)
+        self.resource = ServiceAccount(
+            self,
+            "account",
+            account_id=account_id,
+            display_name=display_name or account_id,
+            description=description,
+            project=project,
+        )
+        self._act_as: dict[str, ServiceAccountIamMember] = {}
+
+    @property
+    def email(self) -> str:
+        """The account's e-mail address (a token until apply)."""
+        return self.resource.email
+
+    @property
+    def member(self) -> str:
+        """The account as an IAM member: ``serviceAccount:EMAIL``."""
+        return self.resource.member
+
+    @property
+    def name(self) -> str:
+        """The account's resource name: ``projects/P/serviceAccounts/EMAIL``."""
+        return self.resource.name
+
+    def grant_act_as(self, member: str) -> ServiceAccountIamMember:
+        """Let ``member`` act as this account (``roles/iam.serviceAccountUser``, on this
+        account only, additive). Needed by anyone who creates tasks carrying its token."""
+        check_member("member", member)
+        if member not in self._act_as:
+            self._act_as[member] = ServiceAccountIamMember(
+                self,
+                f"act-as-{len(self._act_as)}",
+                service_account_id=self.resource.name,
+                role=ACT_AS_ROLE,
+                member=member,
+            )
+        return self._act_as[member]

@@ -1,0 +1,226 @@
+"""TaskQueue: the Cloud Tasks queue, its rate limits and retry policy."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from constructs import Construct
+
+from . import _provider, defaults
+
+_provider.install()
+
+from cdktf_cdktf_provider_google.cloud_tasks_queue import (  # noqa: E402
+    CloudTasksQueue,
+    CloudTasksQueueHttpTarget,
+    CloudTasksQueueHttpTargetOidcToken,
+    CloudTasksQueueHttpTargetUriOverride,
+    CloudTasksQueueHttpTargetUriOverridePathOverride,
+    CloudTasksQueueRateLimits,
+    CloudTasksQueueRetryConfig,
+    CloudTasksQueueStackdriverLoggingConfig,
+)
+from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import (  # noqa: E402
+    CloudTasksQueueIamMember,
+)
+
+from .validation import (  # noqa: E402
+    LOCATION,
+    LOCATION_TEXT,
+    QUEUE_ID,
+    QUEUE_ID_TEXT,
+    ConfigurationError,
+    check_email,
+    check_member,
+    check_non_empty,
+    check_number,
+    check_string,
+    is_token,
+)
+
+ENQUEUER_ROLE = "roles/cloudtasks.enqueuer"
+
+
+@dataclass(frozen=True)
+class QueueRouting:
+    """Queue-level routing (the queue's ``http_target``): every task is sent to ``host`` +
+    ``path`` with an OIDC token for ``service_account_email`` and ``audience``, whatever URL
+    or token the task itself names. Opt-in; the provider needs both email and audience."""
+
+    host: str
+    service_account_email: str
+    audience: str
+    path: str = defaults.TASK_PATH
+
+
+class TaskQueue(Construct):
+    """One ``google_cloud_tasks_queue`` with explicit rate limits, retries and logging."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        location: str = defaults.LOCATION,
+        max_dispatches_per_second: float = defaults.MAX_DISPATCHES_PER_SECOND,
+        max_concurrent_dispatches: int = defaults.MAX_CONCURRENT_DISPATCHES,
+        max_attempts: int = defaults.MAX_ATTEMPTS,
+        min_backoff_seconds: float = defaults.MIN_BACKOFF_SECONDS,
+        max_backoff_seconds: float = defaults.MAX_BACKOFF_SECONDS,
+        max_doublings: int = defaults.MAX_DOUBLINGS,
+        max_retry_duration_seconds: float = defaults.MAX_RETRY_DURATION_SECONDS,
+        log_sampling_ratio: float = defaults.LOG_SAMPLING_RATIO,
+        routing: QueueRouting | None = None,
+        project: str | None = None,
+    ) -> None:
+        """
+        :param name: queue id, 1 to 100 letters, digits or hyphens.
+        :param location: region. Default: ``us-central1``.
+        :param max_dispatches_per_second: dispatch rate, > 0 and <= 500. Default: 100.
+        :param max_concurrent_dispatches: tasks in flight, 1 to 5000. Default: 50.
+        :param max_attempts: attempts per task, -1 for unlimited or >= 1. Default: 10.
+        :param min_backoff_seconds: first retry delay, >= 0. Default: 1.
+        :param max_backoff_seconds: longest retry delay, >= min_backoff. Default: 300.
+        :param max_doublings: times the delay doubles before growing linearly. Default: 5.
+        :param max_retry_duration_seconds: give up after this long, 0 = no limit.
+            Default: 0.
+        :param log_sampling_ratio: fraction of attempts logged, 0.0 to 1.0. Default: 1.0.
+        :param routing: queue-level routing override. Default: none (tasks name their URL).
+        :param project: project. Default: the provider's project.
+        """
+        _validate(
+            name=name, location=location, max_dispatches_per_second=max_dispatches_per_second,
+            max_concurrent_dispatches=max_concurrent_dispatches, max_attempts=max_attempts,
+            min_backoff_seconds=min_backoff_seconds, max_backoff_seconds=max_backoff_seconds,
+            max_doublings=max_doublings, max_retry_duration_seconds=max_retry_duration_seconds,
+            log_sampling_ratio=log_sampling_ratio, routing=routing,
+        )
+
+        super().__init__(scope, id_)
+        self.location = location
+        self.resource = CloudTasksQueue(
+            self,
+            "queue",
+            name=name,
+            location=location,
+            project=project,
+            rate_limits=CloudTasksQueueRateLimits(
+                max_dispatches_per_second=max_dispatches_per_second,
+                max_concurrent_dispatches=max_concurrent_dispatches,
+            ),
+            retry_config=CloudTasksQueueRetryConfig(
+                max_attempts=max_attempts,
+                min_backoff=_duration(min_backoff_seconds),
+                max_backoff=_duration(max_backoff_seconds),
+                max_doublings=max_doublings,
+                max_retry_duration=_duration(max_retry_duration_seconds),
+            ),
+            stackdriver_logging_config=CloudTasksQueueStackdriverLoggingConfig(
+                sampling_ratio=log_sampling_ratio
+            ),
+            http_target=_http_target(routing) if routing else None,
+        )
+        self._enqueuers: dict[str, CloudTasksQueueIamMember] = {}
+
+    @property
+    def name(self) -> str:
+        """The queue id."""
+        return self.resource.name
+
+    @property
+    def path(self) -> str:
+        """``projects/P/locations/L/queues/Q``, as ``create_task`` wants it."""
+        return self.resource.id
+
+    def grant_enqueue(self, member: str) -> CloudTasksQueueIamMember:
+        """Let ``member`` create tasks in this queue (``roles/cloudtasks.enqueuer`` on this
+        queue only, additive ``google_cloud_tasks_queue_iam_member``)."""
+        check_member("member", member)
+        if member not in self._enqueuers:
+            self._enqueuers[member] = CloudTasksQueueIamMember(
+                self,
+                f"enqueuer-{len(self._enqueuers)}",
+                name=self.resource.name,
+                location=self.resource.location,
+                project=self.resource.project,
+                role=ENQUEUER_ROLE,
+                member=member,
+            )
+        return self._enqueuers[member]
+
+
+def check_task_queue_arguments(**kwargs: Any) -> None:
+    """Validate :class:`TaskQueue` keywords without declaring anything (defaults filled in)."""
+    bound = inspect.signature(TaskQueue.__init__).bind(None, None, None, **kwargs)
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    for positional in ("self", "scope", "id_"):
+        arguments.pop(positional)
+    arguments.pop("project")
+    _validate(**arguments)
+
+
+def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispatches,
+              max_attempts, min_backoff_seconds, max_backoff_seconds, max_doublings,
+              max_retry_duration_seconds, log_sampling_ratio, routing) -> None:
+    check_string("name", name, pattern=QUEUE_ID, allowed=QUEUE_ID_TEXT)
+    check_string("location", location, pattern=LOCATION, allowed=LOCATION_TEXT)
+    check_number("max_dispatches_per_second", max_dispatches_per_second, minimum=0,
+                 min_exclusive=True, maximum=500)
+    check_number("max_concurrent_dispatches", max_concurrent_dispatches, minimum=1,
+                 maximum=5000, integer=True)
+    check_number("max_attempts", max_attempts, minimum=1, integer=True,
+                 extra_allowed=(-1,))
+    check_number("min_backoff_seconds", min_backoff_seconds, minimum=0)
+    check_number("max_backoff_seconds", max_backoff_seconds, minimum=0)
+    if (not is_token(min_backoff_seconds) and not is_token(max_backoff_seconds)
+            and min_backoff_seconds > max_backoff_seconds):
+        raise ConfigurationError(
+            "min_backoff_seconds",
+            f"at most max_backoff_seconds ({max_backoff_seconds})",
+            min_backoff_seconds,
+        )
+    check_number("max_doublings", max_doublings, minimum=0, integer=True)
+    check_number("max_retry_duration_seconds", max_retry_duration_seconds, minimum=0)
+    check_number("log_sampling_ratio", log_sampling_ratio, minimum=0, maximum=1)
+    if routing is not None:
+        _check_routing(routing)
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as a protobuf Duration string ("1.5s"); tokens pass through."""
+    if is_token(seconds):
+        return f"{seconds}s"
+    return f"{float(seconds):g}s" if not float(seconds).is_integer() else f"{int(seconds)}s"
+
+
+def _check_routing(routing: QueueRouting) -> None:
+    if not isinstance(routing, QueueRouting):
+        raise ConfigurationError("routing", "a QueueRouting", routing)
+    check_non_empty("routing.host", routing.host)
+    if not is_token(routing.host) and ("/" in routing.host or ":" in routing.host):
+        raise ConfigurationError("routing.host", "a bare host name without scheme or path",
+                                 routing.host)
+    check_email("routing.service_account_email", routing.service_account_email)
+    check_non_empty("routing.audience", routing.audience)
+    check_string("routing.path", routing.path, pattern=r"/[^\s?#]*",
+                 allowed="an absolute path starting with /")
+
+
+def _http_target(routing: QueueRouting) -> CloudTasksQueueHttpTarget:
+    return CloudTasksQueueHttpTarget(
+        http_method="POST",
+        uri_override=CloudTasksQueueHttpTargetUriOverride(
+            scheme="HTTPS",
+            host=routing.host,
+            path_override=CloudTasksQueueHttpTargetUriOverridePathOverride(path=routing.path),
+            uri_override_enforce_mode="ALWAYS",
+        ),
+        oidc_token=CloudTasksQueueHttpTargetOidcToken(
+            service_account_email=routing.service_account_email,
+            audience=routing.audience,
+        ),
+    )

@@ -1,0 +1,212 @@
+"""Construction-time checks with one message shape.
+
+Every check raises :class:`ConfigurationError` (a ``ValueError``) whose message reads
+"<parameter> must be <what is allowed>, but <value> was given", so a bad input is reported
+at the line that passed it, before anything reaches jsii or Terraform. Values that are
+unresolved cdktf tokens are not known until apply time and are skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cdktf import Token
+
+
+class ConfigurationError(ValueError):
+    """A construct argument is outside what the provider or the API allows."""
+
+    def __init__(self, parameter: str, allowed: str, value: Any) -> None:
+        self.parameter = parameter
+        self.allowed = allowed
+        self.value = value
+        super().__init__(f"{parameter} must be {allowed}, but {_show(value)} was given")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value) if value.strip() else f"{value!r} (empty)"
+    if isinstance(value, (bool, int, float)) or value is None:
+        return repr(value)
+    return f"{value!r} ({type(value).__name__})"
+
+
+def is_token(value: Any) -> bool:
+    """True when ``value`` is (or contains) an unresolved cdktf token."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return Token.is_unresolved(value)
+    return False
+
+
+# --- scalar checks ----------------------------------------------------------------------
+
+def check_number(
+    parameter: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    min_exclusive: bool = False,
+    integer: bool = False,
+    extra_allowed: Iterable[float] = (),
+) -> None:
+    """``value`` is a number in [minimum, maximum] (or one of ``extra_allowed``)."""
+    if is_token(value):
+        return
+    allowed = _range_text(minimum, maximum, min_exclusive, integer, tuple(extra_allowed))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(parameter, allowed, value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigurationError(parameter, allowed, value)
+    if value in tuple(extra_allowed):
+        return
+    if integer and not float(value).is_integer():
+        raise ConfigurationError(parameter, allowed, value)
+    too_low = minimum is not None and (value <= minimum if min_exclusive else value < minimum)
+    too_high = maximum is not None and value > maximum
+    if too_low or too_high:
+        raise ConfigurationError(parameter, allowed, value)
+
+
+def _range_text(minimum, maximum, min_exclusive, integer, extra) -> str:
+    kind = "a whole number" if integer else "a number"
+    if minimum is not None and maximum is not None:
+        low = f"greater than {_num(minimum)}" if min_exclusive else None
+        text = (
+            f"{kind} {low} and at most {_num(maximum)}"
+            if low
+            else f"{kind} between {_num(minimum)} and {_num(maximum)}"
+        )
+    elif minimum is not None:
+        text = f"{kind} {'greater than' if min_exclusive else 'of at least'} {_num(minimum)}"
+    elif maximum is not None:
+        text = f"{kind} of at most {_num(maximum)}"
+    else:
+        text = kind
+    if extra:
+        text = " or ".join([_num(e) for e in extra] + [text])
+    return text
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def check_string(parameter: str, value: Any, *, pattern: str, allowed: str) -> None:
+    """``value`` is a string fully matching ``pattern``; ``allowed`` says it in words."""
+    if is_token(value):
+        return
+    if not isinstance(value, str) or re.fullmatch(pattern, value) is None:
+        raise ConfigurationError(parameter, allowed, value)
+
+
+def check_non_empty(parameter: str, value: Any) -> None:
+    """``value`` is a string with visible characters and no surrounding white space."""
+    if is_token(value):
+        return
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise ConfigurationError(
+            parameter, "a non-empty string without leading or trailing white space", value
+        )
+
+
+def check_choice(parameter: str, value: Any, choices: Iterable[str]) -> None:
+    """``value`` is one of ``choices``."""
+    if is_token(value):
+        return
+    options = tuple(choices)
+    if value not in options:
+        raise ConfigurationError(parameter, "one of " + ", ".join(options), value)
+
+
+def check_bool(parameter: str, value: Any) -> None:
+    """``value`` is an explicit True or False (not a truthy string such as "false")."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(parameter, "True or False", value)
+
+
+def check_string_map(parameter: str, value: Any, *, key_pattern: str | None = None,
+                     key_allowed: str = "") -> None:
+    """``value`` maps non-empty string keys to string values."""
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(parameter, "a mapping of strings to strings", value)
+    for key, item in value.items():
+        if not isinstance(key, str) or not key or (
+            key_pattern and not is_token(key) and re.fullmatch(key_pattern, key) is None
+        ):
+            raise ConfigurationError(
+                f"{parameter} key", key_allowed or "a non-empty string", key
+            )
+        if not isinstance(item, str):
+            raise ConfigurationError(f"{parameter}[{key!r}]", "a string", item)
+
+
+# --- names and identities ---------------------------------------------------------------
+
+CLOUD_RUN_NAME = r"[a-z]([-a-z0-9]{0,47}[a-z0-9])?"
+CLOUD_RUN_NAME_TEXT = (
+    "1 to 49 characters of lowercase letters, digits and hyphens, starting with a letter "
+    "and not ending with a hyphen"
+)
+QUEUE_ID = r"[A-Za-z0-9-]{1,100}"
+QUEUE_ID_TEXT = "1 to 100 characters of letters, digits and hyphens"
+ACCOUNT_ID = r"(?=.{6,30}$)[a-z]([-a-z0-9]*[a-z0-9])"
+ACCOUNT_ID_TEXT = (
+    "6 to 30 characters of lowercase letters, digits and hyphens, starting with a letter "
+    "and not ending with a hyphen"
+)
+LOCATION = r"[a-z]+(-[a-z]+)*[0-9]+"
+LOCATION_TEXT = "a Google Cloud region such as us-central1 or europe-west1"
+PROJECT_ID = r"[a-z][-a-z0-9]{4,28}[a-z0-9]"
+PROJECT_ID_TEXT = (
+    "a project id: 6 to 30 lowercase letters, digits and hyphens, starting with a letter"
+)
+# Label keys: lowercase letter first, then lowercase letters, digits, _ and -, up to 63.
+LABEL_KEY = r"[a-z][a-z0-9_-]{0,62}"
+LABEL_KEY_TEXT = "a label key: a lowercase letter, then up to 62 lowercase letters, digits, _ or -"
+ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+ENV_NAME_TEXT = "an environment variable name: letters, digits and _, not starting with a digit"
+
+MEMBER_PREFIXES = ("serviceAccount:", "user:", "group:", "domain:", "principal:", "principalSet:")
+PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
+MEMBER_TEXT = (
+    "an IAM member of the form serviceAccount:EMAIL, user:EMAIL, group:EMAIL, domain:DOMAIN, "
+    "principal://... or principalSet://... (allUsers and allAuthenticatedUsers are refused)"
+)
+
+
+def check_member(parameter: str, member: Any) -> None:
+    """``member`` names a principal; public principals are never accepted."""
+    if is_token(member):
+        # Still refuse a literal public member glued to a token.
+        if any(public in member for public in PUBLIC_MEMBERS):
+            raise ConfigurationError(parameter, MEMBER_TEXT, member)
+        return
+    if not isinstance(member, str) or member != member.strip():
+        raise ConfigurationError(parameter, MEMBER_TEXT, member)
+    prefix, _, rest = member.partition(":")
+    if f"{prefix}:" not in MEMBER_PREFIXES or not rest.strip() or any(c.isspace() for c in rest):
+        raise ConfigurationError(parameter, MEMBER_TEXT, member)
+    if prefix in ("serviceAccount", "user", "group") and "@" not in rest:
+        raise ConfigurationError(parameter, MEMBER_TEXT, member)
+    if prefix in ("principal", "principalSet") and not rest.startswith("//"):
+        raise ConfigurationError(parameter, MEMBER_TEXT, member)
+
+
+def check_members(parameter: str, members: Any) -> tuple[str, ...]:
+    """A sequence (not a bare string) of valid members; returns it as a tuple."""
+    if isinstance(members, (str, bytes)) or not isinstance(members, Iterable):
+        raise ConfigurationError(parameter, "a list of IAM members", members)
+    items = tuple(members)
+    for index, member in enumerate(items):
+        check_member(f"{parameter}[{index}]", member)
+    return items
+
+
+def check_email(parameter: str, value: Any) -> None:
+    """A service account e-mail address (user@domain, no white space)."""
+    check_string(parameter, value, pattern=r"[^@\s]+@[^@\s]+\.[^@\s]+",
+                 allowed="a service account e-mail address")

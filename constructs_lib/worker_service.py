@@ -1,0 +1,283 @@
+"""WorkerService: the private Cloud Run v2 service that processes tasks."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from constructs import Construct
+
+from . import _provider, defaults
+
+_provider.install()
+
+from cdktf_cdktf_provider_google.cloud_run_v2_service import (  # noqa: E402
+    CloudRunV2Service,
+    CloudRunV2ServiceTemplate,
+    CloudRunV2ServiceTemplateContainers,
+    CloudRunV2ServiceTemplateContainersEnv,
+    CloudRunV2ServiceTemplateContainersPorts,
+    CloudRunV2ServiceTemplateContainersResources,
+    CloudRunV2ServiceTemplateScaling,
+)
+from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (  # noqa: E402
+    CloudRunV2ServiceIamMember,
+)
+from cdktf_cdktf_provider_google.service_account import ServiceAccount  # noqa: E402
+
+from .validation import (  # noqa: E402
+    ACCOUNT_ID,
+    ACCOUNT_ID_TEXT,
+    CLOUD_RUN_NAME,
+    CLOUD_RUN_NAME_TEXT,
+    ENV_NAME,
+    ENV_NAME_TEXT,
+    LABEL_KEY,
+    LABEL_KEY_TEXT,
+    LOCATION,
+    LOCATION_TEXT,
+    ConfigurationError,
+    check_bool,
+    check_choice,
+    check_email,
+    check_member,
+    check_non_empty,
+    check_number,
+    check_string,
+    check_string_map,
+    is_token,
+)
+
+INVOKER_ROLE = "roles/run.invoker"
+INGRESS_SETTINGS = (
+    "INGRESS_TRAFFIC_INTERNAL_ONLY",
+    "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
+    "INGRESS_TRAFFIC_ALL",
+)
+CPU_VALUES = ("1", "2", "4", "8")
+MEMORY_PATTERN = r"[1-9][0-9]*(Mi|Gi)"
+MEMORY_TEXT = "a quantity in Mi or Gi such as 512Mi or 2Gi"
+
+
+class WorkerService(Construct):
+    """One ``google_cloud_run_v2_service``, private by default.
+
+    Runs as a dedicated runtime service account (created here unless one is given; never
+    the default compute account) with no project roles. Nobody can call it until
+    :meth:`grant_invoke` is used.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        location: str = defaults.LOCATION,
+        image: str = defaults.IMAGE,
+        timeout_seconds: int = defaults.TIMEOUT_SECONDS,
+        min_instance_count: int = defaults.MIN_INSTANCE_COUNT,
+        max_instance_count: int = defaults.MAX_INSTANCE_COUNT,
+        max_concurrency: int = defaults.MAX_CONCURRENCY,
+        cpu: str = defaults.CPU,
+        memory: str = defaults.MEMORY,
+        env: Mapping[str, str] | None = None,
+        ingress: str = defaults.INGRESS,
+        deletion_protection: bool = defaults.DELETION_PROTECTION,
+        labels: Mapping[str, str] | None = None,
+        service_account_email: str | None = None,
+        runtime_account_id: str | None = None,
+        custom_audiences: Sequence[str] = (),
+        container_port: int = defaults.CONTAINER_PORT,
+        project: str | None = None,
+    ) -> None:
+        """
+        :param name: service name, 1 to 49 characters (``[a-z]([-a-z0-9]*[a-z0-9])?``).
+        :param location: region. Default: ``us-central1``.
+        :param image: container image. Default: Google's public ``hello`` sample image.
+        :param timeout_seconds: request timeout, 1 to 3600. Default: 600.
+        :param min_instance_count: instances kept warm. Default: 0.
+        :param max_instance_count: upper bound on instances. Default: 10.
+        :param max_concurrency: requests per instance, 1 to 1000. Default: 80.
+        :param cpu: CPU limit, one of 1, 2, 4, 8. Default: ``"1"``.
+        :param memory: memory limit such as ``512Mi``. Default: ``"512Mi"``.
+        :param env: plain environment variables. Default: none.
+        :param ingress: who may reach the URL. Default: ``INGRESS_TRAFFIC_INTERNAL_ONLY``
+            (Cloud Tasks in the same project still reaches the run.app URL).
+        :param deletion_protection: block ``terraform destroy``. Default: True. Always
+            written explicitly (the provider's implicit true surprises people).
+        :param labels: resource labels. Default: none.
+        :param service_account_email: run as this existing account. Default: a dedicated
+            account created here.
+        :param runtime_account_id: account id of the dedicated account. Default: the service
+            name (cut to fit) plus ``-run``.
+        :param custom_audiences: extra audiences Cloud Run accepts in ID tokens. Default: none.
+        :param container_port: port the container listens on ($PORT). Default: 8080.
+        :param project: project. Default: the provider's project.
+        """
+        env = dict(env or {})
+        labels = dict(labels or {})
+        audiences = tuple(custom_audiences)
+        _validate(
+            name=name, location=location, image=image, timeout_seconds=timeout_seconds,
+            min_instance_count=min_instance_count, max_instance_count=max_instance_count,
+            max_concurrency=max_concurrency, cpu=cpu, memory=memory, env=env, ingress=ingress,
+            deletion_protection=deletion_protection, labels=labels,
+            service_account_email=service_account_email, custom_audiences=audiences,
+            container_port=container_port,
+        )
+        account_id = runtime_account_id or runtime_account_id_for(name)
+        if service_account_email is None:
+            check_string("runtime_account_id", account_id, pattern=ACCOUNT_ID,
+                         allowed=ACCOUNT_ID_TEXT)
+        super().__init__(scope, id_)
+        self.location = location
+        self.timeout_seconds = timeout_seconds
+        self.runtime_account: ServiceAccount | None = None
+        if service_account_email is None:
+            self.runtime_account = ServiceAccount(
+                self,
+                "runtime-account",
+                account_id=account_id,
+                display_name=f"Cloud Run runtime for {name}",
+                project=project,
+            )
+            service_account_email = self.runtime_account.email
+        self._service_account_email = service_account_email
+
+        self.resource = CloudRunV2Service(
+            self,
+            "service",
+            name=name,
+            location=location,
+            project=project,
+            ingress=ingress,
+            deletion_protection=deletion_protection,
+            labels=labels or None,
+            custom_audiences=list(audiences) or None,
+            template=CloudRunV2ServiceTemplate(
+                service_account=service_account_email,
+                timeout=f"{timeout_seconds}s",
+                max_instance_request_concurrency=max_concurrency,
+                scaling=CloudRunV2ServiceTemplateScaling(
+                    min_instance_count=min_instance_count,
+                    max_instance_count=max_instance_count,
+                ),
+                containers=[
+                    CloudRunV2ServiceTemplateContainers(
+                        image=image,
+                        ports=CloudRunV2ServiceTemplateContainersPorts(
+                            container_port=container_port
+                        ),
+                        resources=CloudRunV2ServiceTemplateContainersResources(
+                            limits={"cpu": cpu, "memory": memory},
+                            cpu_idle=True,
+                        ),
+                        env=[
+                            CloudRunV2ServiceTemplateContainersEnv(name=key, value=value)
+                            for key, value in sorted(env.items())
+                        ] or None,
+                    )
+                ],
+            ),
+        )
+        self._invokers: dict[str, CloudRunV2ServiceIamMember] = {}
+
+    @property
+    def name(self) -> str:
+        """The service name."""
+        return self.resource.name
+
+    @property
+    def uri(self) -> str:
+        """The service's https://...run.app URL (a token until apply)."""
+        return self.resource.uri
+
+    @property
+    def service_account_email(self) -> str:
+        """E-mail of the account the service runs as."""
+        return self._service_account_email
+
+    def grant_invoke(self, member: str) -> CloudRunV2ServiceIamMember:
+        """Let ``member`` call this service (``roles/run.invoker`` on this service only,
+        additive ``google_cloud_run_v2_service_iam_member``)."""
+        check_member("member", member)
+        if member not in self._invokers:
+            self._invokers[member] = CloudRunV2ServiceIamMember(
+                self,
+                f"invoker-{len(self._invokers)}",
+                name=self.resource.name,
+                location=self.resource.location,
+                project=self.resource.project,
+                role=INVOKER_ROLE,
+                member=member,
+            )
+        return self._invokers[member]
+
+
+def check_worker_service_arguments(**kwargs: Any) -> None:
+    """Validate :class:`WorkerService` keywords without declaring anything (defaults
+    filled in), so a composing construct can fail before its first resource."""
+    bound = inspect.signature(WorkerService.__init__).bind(None, None, None, **kwargs)
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    for unchecked in ("self", "scope", "id_", "project"):
+        arguments.pop(unchecked)
+    runtime_account_id = arguments.pop("runtime_account_id")
+    arguments["env"] = dict(arguments["env"] or {})
+    arguments["labels"] = dict(arguments["labels"] or {})
+    arguments["custom_audiences"] = tuple(arguments["custom_audiences"])
+    _validate(**arguments)
+    if arguments["service_account_email"] is None:
+        check_string("runtime_account_id",
+                     runtime_account_id or runtime_account_id_for(arguments["name"]),
+                     pattern=ACCOUNT_ID, allowed=ACCOUNT_ID_TEXT)
+
+
+def runtime_account_id_for(service_name: str) -> str:
+    """Account id of the dedicated runtime account: ``<name>-run``, cut to 30 characters."""
+    suffix = defaults.RUNTIME_ACCOUNT_SUFFIX
+    stem = service_name[: 30 - len(suffix)].rstrip("-")
+    account_id = f"{stem}{suffix}"
+    return account_id if len(account_id) >= 6 else f"{stem}-worker{suffix}"
+
+
+def _validate(*, name, location, image, timeout_seconds, min_instance_count,
+              max_instance_count, max_concurrency, cpu, memory, env, ingress,
+              deletion_protection, labels, service_account_email, custom_audiences,
+              container_port) -> None:
+    check_string("name", name, pattern=CLOUD_RUN_NAME, allowed=CLOUD_RUN_NAME_TEXT)
+    check_string("location", location, pattern=LOCATION, allowed=LOCATION_TEXT)
+    check_non_empty("image", image)
+    check_number("timeout_seconds", timeout_seconds, minimum=1, maximum=3600, integer=True)
+    check_number("min_instance_count", min_instance_count, minimum=0, maximum=1000,
+                 integer=True)
+    check_number("max_instance_count", max_instance_count, minimum=1, maximum=1000,
+                 integer=True)
+    if (not is_token(min_instance_count) and not is_token(max_instance_count)
+            and min_instance_count > max_instance_count):
+        raise ConfigurationError(
+            "min_instance_count", f"at most max_instance_count ({max_instance_count})",
+            min_instance_count,
+        )
+    check_number("max_concurrency", max_concurrency, minimum=1, maximum=1000, integer=True)
+    check_choice("cpu", cpu, CPU_VALUES)
+    check_string("memory", memory, pattern=MEMORY_PATTERN, allowed=MEMORY_TEXT)
+    check_string_map("env", env, key_pattern=ENV_NAME, key_allowed=ENV_NAME_TEXT)
+    check_choice("ingress", ingress, INGRESS_SETTINGS)
+    check_bool("deletion_protection", deletion_protection)
+    check_string_map("labels", labels, key_pattern=LABEL_KEY, key_allowed=LABEL_KEY_TEXT)
+    if service_account_email is not None:
+        check_email("service_account_email", service_account_email)
+        if not is_token(service_account_email) and service_account_email.endswith(
+            "-compute@developer.gserviceaccount.com"
+        ):
+            raise ConfigurationError(
+                "service_account_email",
+                "a dedicated service account, not the default compute account",
+                service_account_email,
+            )
+    for index, audience in enumerate(custom_audiences):
+        check_non_empty(f"custom_audiences[{index}]", audience)
+    check_number("container_port", container_port, minimum=1, maximum=65535, integer=True)
