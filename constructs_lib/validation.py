@@ -36,6 +36,8 @@ def _show(value: Any) -> str:
 
 def is_token(value: Any) -> bool:
     """True when ``value`` is (or contains) an unresolved cdktf token."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False  # NaN and infinity are not JSON: never send them to the jsii kernel
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return Token.is_unresolved(value)
     return False

@@ -1,0 +1,122 @@
+"""The local demo: reading the synthesized stack, classifying worker logs, and one end-to-end run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from app import demo
+
+# Shaped like cdktf.out/stacks/dev/cdk.tf.json; logical ids deliberately unlike the real ones.
+STACK = {
+    "provider": {"google": [{"project": "demo-proj", "region": "europe-west1"}]},
+    "output": {
+        "queue_path": {"value": "${google_cloud_tasks_queue.anything_1234.id}"},
+        "invoker_email": {"value": "${google_service_account.who_ABCD.email}"},
+        "dispatch_deadline_seconds": {"value": 300},
+        "service_url": {"value": "${google_cloud_run_v2_service.svc_9.uri}"},
+    },
+    "resource": {
+        "google_cloud_tasks_queue": {"anything_1234": {"name": "jobs-dev", "location": "europe-west1"}},
+        "google_cloud_run_v2_service": {"svc_9": {"name": "worker-dev", "location": "europe-west1"}},
+        "google_service_account": {
+            "runtime_1": {"account_id": "worker-dev-run"},
+            "who_ABCD": {"account_id": "worker-dev-invoker"},
+        },
+    },
+}
+
+
+def write_stack(root: Path, doc=STACK, stack="dev") -> Path:
+    path = demo.stack_json_path(root, stack)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_read_stack_finds_the_queue_by_resource_type(tmp_path):
+    target = demo.read_stack(write_stack(tmp_path))
+    assert target.queue_path == "projects/demo-proj/locations/europe-west1/queues/jobs-dev"
+    assert target.invoker_email == "worker-dev-invoker@demo-proj.iam.gserviceaccount.com"
+    assert target.dispatch_deadline_seconds == 300
+    assert target.service_name == "worker-dev"
+
+
+def test_read_stack_fallbacks_and_errors(tmp_path, monkeypatch):
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    doc = {"resource": {"google_cloud_tasks_queue": {"q": {"name": "q1", "location": "us-central1"}}}}
+    target = demo.read_stack(write_stack(tmp_path / "a", doc))
+    assert target.queue_path == "projects/demo-project/locations/us-central1/queues/q1"
+    assert target.dispatch_deadline_seconds == 600 and target.invoker_email.startswith("demo-invoker@")
+
+    two = {"resource": {"google_cloud_tasks_queue": {"a": {}, "b": {}}}}
+    with pytest.raises(demo.DemoError, match=r"exactly one google_cloud_tasks_queue, found 2 \(a, b\)"):
+        demo.read_stack(write_stack(tmp_path / "b", two))
+    token = {"resource": {"google_cloud_tasks_queue": {"a": {"name": "${var.q}", "location": "x"}}}}
+    with pytest.raises(demo.DemoError, match=r"must be literal strings"):
+        demo.read_stack(write_stack(tmp_path / "c", token))
+    with pytest.raises(demo.DemoError, match=r"synthesized stack not found: .*--synth"):
+        demo.read_stack(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("record, outcome", [
+    ({"message": "task done", "task": "ab-1", "status": "done", "http_status": 200}, demo.HANDLED),
+    ({"task": "ab-1", "status": "duplicate", "http_status": 200}, demo.DUPLICATE),
+    ({"task": "ab-1", "status": "dead_letter", "dead_letter": True, "http_status": 200}, demo.DEAD_LETTER),
+    ({"task_name": "q/tasks/ab-1", "duplicate": True, "http_status": 200}, demo.DUPLICATE),
+    ({"task": "ab-1", "status": "retry", "http_status": 503}, demo.RETRIED),
+    ({"message": "email accepted for delivery", "task": "ab-1"}, None),  # a handler's own log line
+    ({"message": "worker ready"}, None),
+])
+def test_classify_worker_log_records(record, outcome):
+    assert demo.classify(record) == outcome
+
+
+def test_summary_flags_a_task_run_twice_or_never():
+    bulk = SimpleNamespace(results=[1, 2, 3], created=3, duplicates=0, failed=0)
+    expected = {"a": demo.HANDLED, "b": demo.HANDLED, "c": demo.DEAD_LETTER}
+    ids = {"a": "h-a", "b": "h-b", "c": "h-c"}
+    seen = [demo.Delivery("h-a", demo.HANDLED, {}), demo.Delivery("h-a", demo.HANDLED, {}),
+            demo.Delivery("h-c", demo.HANDLED, {})]
+    s = demo.summarise(bulk, expected, ids, seen)
+    assert not s.ok
+    assert s.problems == ["task a: executed 2 times (want exactly 1)", "task b: executed 0 times (want exactly 1)",
+                          "task c: handled (want dead_letter)"]
+
+
+def _children() -> set[int]:
+    """Live child processes of this test process (Linux /proc)."""
+    me, found = os.getpid(), set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == me and fields[0] != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(importlib.util.find_spec("app.worker.main") is None, reason="worker not present")
+def test_demo_end_to_end_every_task_handled_exactly_once(tmp_path, capsys):
+    write_stack(tmp_path / "cdktf.out")
+    before = _children()
+    code = demo.main(["--count", "4", "--cdktf-out", str(tmp_path / "cdktf.out"), "--work-dir",
+                      str(tmp_path / "work"), "--wait", "20", "--json"])
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert code == 0, (summary, err)
+    assert summary["ok"] and summary["problems"] == []
+    assert (summary["sent"], summary["unique_tasks"], summary["created"]) == (6, 5, 6)
+    assert (summary["handled"], summary["duplicates"], summary["dead_lettered"]) == (4, 1, 1)
+    assert _children() == before  # emulator and worker stopped
+    outputs = json.loads((tmp_path / "work" / "outputs.json").read_text())
+    assert outputs["dev"]["queue_path"] == "projects/demo-proj/locations/europe-west1/queues/jobs-dev"
+    assert outputs["dev"]["service_url"].startswith("http://127.0.0.1:")

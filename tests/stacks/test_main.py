@@ -1,0 +1,43 @@
+"""`python3 main.py` (what `cdktf synth` runs) writes every stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from stacks import OUTPUT_NAMES, load_environments
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_main(cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != "GOOGLE_CLOUD_PROJECT"}
+    environ.update(env, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=cwd, env=environ,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_main_writes_every_stack(tmp_path):
+    result = run_main(tmp_path, GOOGLE_CLOUD_PROJECT="acme-tasks-1")
+    assert result.returncode == 0, result.stderr
+    for env_name in load_environments():
+        stack_file = tmp_path / "cdktf.out" / "stacks" / env_name / "cdk.tf.json"
+        terraform = json.loads(stack_file.read_text())
+        assert terraform["provider"]["google"][0]["project"] == "acme-tasks-1"
+        assert sorted(terraform["output"]) == sorted(OUTPUT_NAMES)
+        # `cdktf deploy --outputs-file` keys the file by this map: {"<stack>": {"<id>": value}}
+        assert terraform["//"]["outputs"] == {env_name: {n: n for n in OUTPUT_NAMES}}
+    manifest = json.loads((tmp_path / "cdktf.out" / "manifest.json").read_text())
+    assert sorted(manifest["stacks"]) == sorted(load_environments())
+    assert "PlaceholderProjectWarning" not in result.stderr
+
+
+def test_main_without_project_warns_and_still_synthesizes(tmp_path):
+    result = run_main(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "GOOGLE_CLOUD_PROJECT is not set" in result.stderr
+    terraform = json.loads((tmp_path / "cdktf.out/stacks/dev/cdk.tf.json").read_text())
+    assert terraform["provider"]["google"][0]["project"] == "replace-with-your-project"

@@ -1,0 +1,25 @@
+"""Snapshot of every environment stack's synthesized JSON (review diffs on purpose:
+``pytest --snapshot-update``, then read the diff before committing)."""
+
+import json
+
+import cdktf
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from stacks import DeploySettings, TasksStack, load_environments
+
+ENVIRONMENTS = load_environments()
+# Fixed inputs: the snapshot must not depend on the machine's environment variables.
+DEPLOY = DeploySettings(project="example-project", region="us-central1")
+
+
+@pytest.fixture
+def json_snapshot(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
+def test_environment_stack_snapshot(env_name, json_snapshot):
+    stack = TasksStack(cdktf.Testing.app(), ENVIRONMENTS[env_name], DEPLOY)
+    assert json.loads(cdktf.Testing.synth(stack, True)) == json_snapshot
