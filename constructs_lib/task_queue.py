@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +37,7 @@ from .validation import (  # noqa: E402
     check_number,
     check_string,
     is_token,
+    keyword_arguments,
 )
 
 ENQUEUER_ROLE = "roles/cloudtasks.enqueuer"
@@ -154,13 +154,7 @@ class TaskQueue(Construct):
 
 def check_task_queue_arguments(**kwargs: Any) -> None:
     """Validate :class:`TaskQueue` keywords without declaring anything (defaults filled in)."""
-    bound = inspect.signature(TaskQueue.__init__).bind(None, None, None, **kwargs)
-    bound.apply_defaults()
-    arguments = dict(bound.arguments)
-    for positional in ("self", "scope", "id_"):
-        arguments.pop(positional)
-    arguments.pop("project")
-    _validate(**arguments)
+    _validate(**keyword_arguments(TaskQueue.__init__, kwargs, skip=("project",)))
 
 
 def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispatches,

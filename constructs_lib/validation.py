@@ -8,6 +8,7 @@ unresolved cdktf tokens are not known until apply time and are skipped.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -41,6 +42,16 @@ def is_token(value: Any) -> bool:
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return Token.is_unresolved(value)
     return False
+
+
+def keyword_arguments(constructor: Any, kwargs: dict[str, Any],
+                      skip: Iterable[str] = ()) -> dict[str, Any]:
+    """``kwargs`` bound to a construct's ``__init__`` with its defaults filled in, without
+    calling it (so a composing construct can check its children's arguments first)."""
+    bound = inspect.signature(constructor).bind(None, None, None, **kwargs)
+    bound.apply_defaults()
+    return {key: value for key, value in bound.arguments.items()
+            if key not in ("self", "scope", "id_", *skip)}
 
 
 # --- scalar checks ----------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,6 +46,7 @@ from .validation import (  # noqa: E402
     check_string,
     check_string_map,
     is_token,
+    keyword_arguments,
 )
 
 INVOKER_ROLE = "roles/run.invoker"
@@ -219,11 +219,7 @@ class WorkerService(Construct):
 def check_worker_service_arguments(**kwargs: Any) -> None:
     """Validate :class:`WorkerService` keywords without declaring anything (defaults
     filled in), so a composing construct can fail before its first resource."""
-    bound = inspect.signature(WorkerService.__init__).bind(None, None, None, **kwargs)
-    bound.apply_defaults()
-    arguments = dict(bound.arguments)
-    for unchecked in ("self", "scope", "id_", "project"):
-        arguments.pop(unchecked)
+    arguments = keyword_arguments(WorkerService.__init__, kwargs, skip=("project",))
     runtime_account_id = arguments.pop("runtime_account_id")
     arguments["env"] = dict(arguments["env"] or {})
     arguments["labels"] = dict(arguments["labels"] or {})
