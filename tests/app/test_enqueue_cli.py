@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -129,6 +133,7 @@ def test_oversized_jsonl_task_means_nothing_is_sent(no_client, outputs, tmp_path
     (["--emulator", "localhost"], "must be HOST:PORT"),
     (["--retry-deadline", "0"], "--retry-deadline must be > 0"),
     (["--timeout", "0"], "timeout must be > 0"),
+    (["--concurrency", "0"], "--concurrency must be 1 to 256"),
 ])
 def test_other_bad_flags(no_client, outputs, capsys, extra, message):
     code, _, err = run(["--outputs", str(outputs), "--kind", "echo", *extra], no_client, capsys)
@@ -194,3 +199,16 @@ def test_single_failure_exit_is_one(outputs, capsys):
     client = RecordingClient(fail_on={None})
     code, out, err = run(["--outputs", str(outputs), "--kind", "echo"], client, capsys)
     assert code == 1 and out == "" and "creating the task failed" in err
+
+
+def test_module_entry_point(outputs):
+    """``python -m app.enqueue`` runs the CLI (dry run: no network)."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "CLOUD_TASKS_EMULATOR_HOST"}
+    proc = subprocess.run([sys.executable, "-m", "app.enqueue", "--outputs", str(outputs), "--kind", "echo",
+                           "--dry-run"], cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["http_request"]["url"] == "https://w-abc-uc.a.run.app/tasks"
+    bad = subprocess.run([sys.executable, "-m", "app.enqueue", "--outputs", "/nonexistent/o.json", "--kind", "echo"],
+                         cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "outputs file not found" in bad.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 
 from app.emulator import Emulator
 from app.enqueue import TaskEnqueuer, TaskSpec, cli
