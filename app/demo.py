@@ -1,0 +1,485 @@
+"""Local end to end, no cloud: ``python -m app.demo`` (``make demo``).
+
+1. reads the dev stack's synthesized ``cdktf.out/stacks/dev/cdk.tf.json`` (running ``main.py``
+   first if it is missing or ``--synth`` is given) for the queue's name and location;
+2. starts the Cloud Tasks emulator (loopback, free port) with that queue, and the worker
+   (``uvicorn app.worker.main:app`` on a free loopback port, ``WORKER_AUTH=disabled``);
+3. writes ``.demo/outputs.json`` (same schema as ``cdktf deploy --outputs-file``) pointing at them;
+4. enqueues N ``echo`` tasks with the project's ``TaskEnqueuer``, plus the first one again
+   under the same task id and one task of an unknown kind;
+5. waits (bounded) until the worker has logged an outcome for every delivery, prints a summary
+   and exits 0 only if every task was handled exactly once (the unknown kind dead-lettered).
+
+Everything it starts is stopped on the way out, also on failure and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, TextIO
+
+from app.emulator import Emulator, EmulatorError
+from app.enqueue import EnqueueError, StackOutputs, TaskEnqueuer, TaskSpec, write_outputs
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STACK = "dev"
+DEFAULT_COUNT = 10
+DEFAULT_WAIT_S = 30.0
+DEFAULT_WORK_DIR = REPO_ROOT / ".demo"
+DEFAULT_CDKTF_OUT = REPO_ROOT / "cdktf.out"
+SYNTH_TIMEOUT_S = 300.0
+WORKER_START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 5.0
+#: After the last expected outcome, keep listening this long to catch extra deliveries.
+SETTLE_S = 0.5
+UNKNOWN_KIND = "no-such-kind"
+PLACEHOLDER_PROJECT = "demo-project"
+FALLBACK_DEADLINE_S = 600
+
+_REF = re.compile(r"^\$\{(?P<type>[a-z0-9_]+)\.(?P<id>[^.}]+)\.(?P<attr>[a-z_]+)\}$")
+
+
+class DemoError(RuntimeError):
+    """The demo could not run (synth failed, stack JSON unusable, a process did not start)."""
+
+
+# --- 1. the synthesized stack ---
+
+@dataclass(frozen=True)
+class StackTarget:
+    """What the demo takes from the synthesized stack."""
+
+    queue_path: str
+    invoker_email: str
+    dispatch_deadline_seconds: int
+    service_name: Optional[str] = None
+
+
+def stack_json_path(cdktf_out: Path, stack: str) -> Path:
+    return Path(cdktf_out) / "stacks" / stack / "cdk.tf.json"
+
+
+def synthesize(cdktf_out: Path = DEFAULT_CDKTF_OUT, repo_root: Path = REPO_ROOT,
+               timeout: float = SYNTH_TIMEOUT_S) -> None:
+    """Run ``python main.py`` (what ``cdktf synth`` runs) to write ``cdktf_out`` (via CDKTF_OUTDIR)."""
+    main_py = repo_root / "main.py"
+    if not main_py.exists():
+        raise DemoError(f"cannot synthesize: {main_py} does not exist")
+    env = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+               CDKTF_OUTDIR=str(Path(cdktf_out).resolve()))
+    try:
+        proc = subprocess.run([sys.executable, str(main_py)], cwd=repo_root, env=env, timeout=timeout,
+                              capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        raise DemoError(f"synth (python main.py) took longer than {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        raise DemoError(f"synth (python main.py) failed with exit {proc.returncode}:\n{proc.stderr[-3000:]}")
+
+
+def read_stack(path: Path) -> StackTarget:
+    """Read the queue (by resource type, never by logical id) and literal outputs of a stack."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DemoError(f"synthesized stack not found: {path} (run `python main.py` or pass --synth)") from None
+    except json.JSONDecodeError as exc:
+        raise DemoError(f"{path} is not valid JSON: {exc}") from None
+    resources = doc.get("resource") or {}
+    queues = resources.get("google_cloud_tasks_queue") or {}
+    if len(queues) != 1:
+        raise DemoError(f"{path}: expected exactly one google_cloud_tasks_queue, found {len(queues)}"
+                        f" ({', '.join(sorted(queues)) or 'none'})")
+    queue = next(iter(queues.values()))
+    name, location = queue.get("name"), queue.get("location")
+    if not _literal(name) or not _literal(location):
+        raise DemoError(f"{path}: the queue's name and location must be literal strings, got {name!r}, {location!r}")
+    project = _project(doc, queue)
+    outputs = {k: (v or {}).get("value") for k, v in (doc.get("output") or {}).items()}
+    services = resources.get("google_cloud_run_v2_service") or {}
+    service_name = next((s.get("name") for s in services.values() if _literal(s.get("name"))), None)
+    return StackTarget(
+        queue_path=f"projects/{project}/locations/{location}/queues/{name}",
+        invoker_email=_invoker_email(outputs.get("invoker_email"), resources, project),
+        dispatch_deadline_seconds=_deadline(outputs.get("dispatch_deadline_seconds")),
+        service_name=service_name,
+    )
+
+
+def load_target(stack: str, cdktf_out: Path, synth: bool,
+                log: Callable[[str], None] = lambda _msg: None) -> StackTarget:
+    """The stack's target, synthesizing first if asked or if its JSON is missing."""
+    path = stack_json_path(cdktf_out, stack)
+    if synth or not path.exists():
+        log("synthesizing the stacks (python main.py)")
+        synthesize(cdktf_out)
+        if not path.exists():
+            raise DemoError(f"synth ran but wrote no {path}; is {stack!r} one of the stacks in main.py?")
+    return read_stack(path)
+
+
+def _literal(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and "${" not in value
+
+
+def _project(doc: dict[str, Any], queue: dict[str, Any]) -> str:
+    candidates = [queue.get("project")]
+    candidates += [p.get("project") for p in (doc.get("provider") or {}).get("google", []) if isinstance(p, dict)]
+    candidates.append(os.environ.get("GOOGLE_CLOUD_PROJECT"))
+    return next((c for c in candidates if _literal(c)), PLACEHOLDER_PROJECT)
+
+
+def _invoker_email(value: Any, resources: dict[str, Any], project: str) -> str:
+    if _literal(value):
+        return value
+    ref = _REF.match(value) if isinstance(value, str) else None
+    if ref and ref["type"] == "google_service_account":
+        account = (resources.get("google_service_account") or {}).get(ref["id"], {})
+        account_project = account.get("project") if _literal(account.get("project")) else project
+        if _literal(account.get("account_id")):
+            return f"{account['account_id']}@{account_project}.iam.gserviceaccount.com"
+    return f"demo-invoker@{project}.iam.gserviceaccount.com"
+
+
+def _deadline(value: Any) -> int:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 15 <= value <= 1800:
+        return int(value)
+    return FALLBACK_DEADLINE_S
+
+
+# --- 2. the worker process and its log ---
+
+#: Outcome of one delivery, from one worker log record (or None if the record is not one).
+Classifier = Callable[[dict[str, Any]], Optional[str]]
+HANDLED, DUPLICATE, DEAD_LETTER, RETRIED = "handled", "duplicate", "dead_letter", "retried"
+#: The worker's per-attempt ``status`` values (app/worker/processing.py) and what they mean here.
+_STATUS = {"done": HANDLED, "duplicate": DUPLICATE, "dead_letter": DEAD_LETTER,
+           "retry": RETRIED, "in_progress": RETRIED, "error": RETRIED}
+#: Outcomes that end a delivery (the emulator sends no more for it).
+FINAL = frozenset({HANDLED, DUPLICATE, DEAD_LETTER})
+
+
+def task_of(record: dict[str, Any]) -> Optional[str]:
+    """The short task id a worker log record is about (``task``; ``task_name`` also accepted)."""
+    value = record.get("task") or record.get("task_name")
+    return str(value).rsplit("/", 1)[-1] if value else None
+
+
+def classify(record: dict[str, Any]) -> Optional[str]:
+    """Map a worker JSON log record to a delivery outcome, or None for other log lines.
+
+    The worker logs exactly one summary line per attempt, carrying the task name (``task``),
+    ``http_status`` and ``status`` (done, duplicate, dead_letter, retry, in_progress, error),
+    plus ``dead_letter: true`` on dead letters.
+    """
+    if task_of(record) is None or "http_status" not in record:
+        return None
+    if record.get("dead_letter") is True:
+        return DEAD_LETTER
+    if record.get("duplicate") is True:
+        return DUPLICATE
+    return _STATUS.get(str(record.get("status")))
+
+
+@dataclass
+class Delivery:
+    task_id: str
+    outcome: str
+    record: dict[str, Any]
+
+
+class WorkerProcess:
+    """``uvicorn app.worker.main:app`` on a free loopback port; its JSON log lines are collected."""
+
+    def __init__(self, env: dict[str, str], *, classifier: Classifier = classify,
+                 start_timeout: float = WORKER_START_TIMEOUT_S) -> None:
+        self.env = env
+        self.classifier = classifier
+        self.start_timeout = start_timeout
+        self.port = 0
+        self.process: Optional[subprocess.Popen[str]] = None
+        self.deliveries: list[Delivery] = []
+        self.tail: deque[str] = deque(maxlen=200)
+        self._cond = threading.Condition()
+        self._reader: Optional[threading.Thread] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "WorkerProcess":
+        for _attempt in range(3):  # a free port can be taken between choosing and binding it
+            self.port = _free_port()
+            env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "app.worker.main:app", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--no-access-log"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                text=True, env=env, cwd=str(REPO_ROOT),
+            )
+            self._reader = threading.Thread(target=self._read, args=(self.process.stdout,),
+                                            name="worker-log", daemon=True)
+            self._reader.start()
+            try:
+                if self._wait_healthy():
+                    return self
+            except BaseException:
+                self.stop()
+                raise
+            self.stop()
+            if not any("address already in use" in line.lower() for line in self.tail):
+                break
+        raise DemoError("worker did not start:\n" + "\n".join(self.tail))
+
+    def stop(self) -> None:
+        proc = self.process
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=STOP_TIMEOUT_S)
+        if self._reader is not None:
+            self._reader.join(timeout=STOP_TIMEOUT_S)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        self.process = None
+
+    def __enter__(self) -> "WorkerProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_for(self, done: Callable[[list[Delivery]], bool], timeout: float) -> bool:
+        """Block until ``done(deliveries)`` is true or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not done(self.deliveries):
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.process is not None and self.process.poll() is not None):
+                    return done(self.deliveries)
+                self._cond.wait(min(left, 0.2))
+            return True
+
+    def snapshot(self) -> list[Delivery]:
+        """The deliveries logged so far."""
+        with self._cond:
+            return list(self.deliveries)
+
+    def _wait_healthy(self) -> bool:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def _read(self, stream: TextIO) -> None:
+        for line in stream:
+            line = line.rstrip("\n")
+            self.tail.append(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            outcome = self.classifier(record)
+            if outcome is None:
+                continue
+            with self._cond:
+                self.deliveries.append(Delivery(task_of(record) or "", outcome, record))
+                self._cond.notify_all()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- 3. the run ---
+
+@dataclass
+class DemoSummary:
+    """What happened, and whether every task was handled exactly once."""
+
+    sent: int = 0
+    unique: int = 0
+    created: int = 0
+    enqueue_duplicates: int = 0
+    enqueue_failed: int = 0
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sent": self.sent, "unique_tasks": self.unique, "created": self.created,
+                "enqueue_duplicates": self.enqueue_duplicates, "enqueue_failed": self.enqueue_failed,
+                "handled": self.handled, "duplicates": self.duplicates, "dead_lettered": self.dead_lettered,
+                "retried": self.retried, "ok": self.ok, "problems": self.problems}
+
+    def render(self) -> str:
+        lines = [
+            "demo summary",
+            f"  sent           {self.sent:>5}  create calls ({self.unique} unique task ids; one id sent twice on purpose)",
+            f"  created        {self.created:>5}  accepted by the queue",
+            f"  enqueue dups   {self.enqueue_duplicates:>5}  answered ALREADY_EXISTS (the emulator never does;"
+            " Cloud Tasks would)",
+            f"  handled        {self.handled:>5}  run by the worker",
+            f"  duplicates     {self.duplicates:>5}  deliveries skipped by the worker's task-name dedup",
+            f"  dead-lettered  {self.dead_lettered:>5}  acknowledged without retry (unknown kind)",
+        ]
+        if self.retried:
+            lines.append(f"  retried        {self.retried:>5}  attempts answered 409/429/5xx (the emulator retries at once)")
+        if self.ok:
+            lines.append("  result: OK, every task handled exactly once")
+        else:
+            lines.append("  result: FAILED")
+            lines += [f"    - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def demo_specs(count: int, run_id: str) -> tuple[list[TaskSpec], dict[str, str]]:
+    """``count`` echo tasks, the first one again (same id), one unknown kind; and what to expect per id."""
+    specs = [TaskSpec("echo", {"msg": f"hello {i}", "i": i}, task_id=f"demo-{run_id}-{i}") for i in range(count)]
+    specs.append(TaskSpec("echo", {"msg": "hello 0 again"}, task_id=f"demo-{run_id}-0"))
+    specs.append(TaskSpec(UNKNOWN_KIND, {"why": "shows dead-lettering"}, task_id=f"demo-{run_id}-unknown"))
+    return specs, {s.task_id: (DEAD_LETTER if s.kind == UNKNOWN_KIND else HANDLED) for s in specs}  # type: ignore[misc]
+
+
+def run_demo(
+    count: int = DEFAULT_COUNT,
+    *,
+    stack: str = DEFAULT_STACK,
+    cdktf_out: Path = DEFAULT_CDKTF_OUT,
+    stack_json: Optional[Path] = None,
+    synth: bool = False,
+    work_dir: Path = DEFAULT_WORK_DIR,
+    wait_s: float = DEFAULT_WAIT_S,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> DemoSummary:
+    """Run the whole local flow and return its summary; every process started is stopped."""
+    if count < 1:
+        raise DemoError(f"count must be >= 1, got {count}")
+    target = read_stack(stack_json) if stack_json else load_target(stack, cdktf_out, synth, log)
+    log(f"queue {target.queue_path} (from the synthesized {stack} stack)")
+    with Emulator([target.queue_path]) as emulator:
+        log(f"emulator on {emulator.address}")
+        worker_env = {"WORKER_AUTH": "disabled", "WORKER_INVOKER_EMAIL": target.invoker_email,
+                      "WORKER_LOG_LEVEL": "INFO"}  # the per-task lines the demo follows are INFO
+        with WorkerProcess(worker_env) as worker:
+            log(f"worker on {worker.url} (WORKER_AUTH=disabled: the emulator sends no OIDC token)")
+            outputs_file = write_outputs(Path(work_dir) / "outputs.json", {stack: StackOutputs(
+                service_url=worker.url, audience=worker.url, queue_path=target.queue_path,
+                invoker_email=target.invoker_email, dispatch_deadline_seconds=target.dispatch_deadline_seconds,
+                stack=stack)})
+            log(f"outputs file {outputs_file}")
+            specs, expected = demo_specs(count, secrets.token_hex(3))
+            with TaskEnqueuer.from_outputs_file(outputs_file, stack, emulator=emulator.address) as enq:
+                bulk = enq.enqueue_many(specs, concurrency=4)
+            ids = {spec.task_id: res.task_id for spec, res in zip(specs, bulk.results)}
+            log(f"enqueued {len(specs)} tasks in {bulk.elapsed_s:.2f} s; waiting for the worker")
+            sent_ids = set(ids.values())
+
+            def finished(deliveries: list[Delivery]) -> int:
+                return sum(1 for d in deliveries if d.task_id in sent_ids and d.outcome in FINAL)
+
+            # The emulator delivers every created task (a re-used name too) until it is acknowledged.
+            if not worker.wait_for(lambda ds: finished(ds) >= bulk.created, wait_s):
+                log(f"timed out after {wait_s:.0f} s; worker log tail:\n" + "\n".join(list(worker.tail)[-20:]))
+            time.sleep(SETTLE_S)  # extra deliveries would show up here
+            seen = [d for d in worker.snapshot() if d.task_id in sent_ids]
+    return summarise(bulk, expected, ids, seen)
+
+
+def summarise(bulk: Any, expected: dict[str, str], ids: dict[str, Optional[str]],
+              seen: Sequence[Delivery]) -> DemoSummary:
+    """Compare what was sent with what the worker logged."""
+    counts = Counter(d.outcome for d in seen)
+    s = DemoSummary(sent=len(bulk.results), unique=len(expected), created=bulk.created,
+                    enqueue_duplicates=bulk.duplicates, enqueue_failed=bulk.failed,
+                    handled=counts[HANDLED], duplicates=counts[DUPLICATE] + bulk.duplicates,
+                    dead_lettered=counts[DEAD_LETTER], retried=counts[RETRIED])
+    if bulk.failed:
+        s.problems.append(f"{bulk.failed} task(s) could not be created")
+    by_id: dict[str, list[str]] = {}
+    for d in seen:
+        by_id.setdefault(d.task_id, []).append(d.outcome)
+    for spec_id, want in sorted(expected.items()):
+        got = [o for o in by_id.get(ids.get(spec_id) or "", []) if o in (HANDLED, DEAD_LETTER)]
+        if len(got) != 1:
+            s.problems.append(f"task {spec_id}: executed {len(got)} times (want exactly 1)")
+        elif got[0] != want:
+            s.problems.append(f"task {spec_id}: {got[0]} (want {want})")
+    return s
+
+
+# --- CLI ---
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m app.demo", description=__doc__.split("\n", 1)[0])
+    p.add_argument("--count", type=int, default=DEFAULT_COUNT, help="echo tasks to send (default: %(default)s)")
+    p.add_argument("--stack", default=DEFAULT_STACK, help="synthesized stack to take the queue from")
+    p.add_argument("--synth", action="store_true", help="run `python main.py` first even if cdktf.out exists")
+    p.add_argument("--cdktf-out", type=Path, default=DEFAULT_CDKTF_OUT, help="synth output directory")
+    p.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="where outputs.json is written")
+    p.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, help="max seconds to wait for the worker")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = p.parse_args(argv)
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM (and SIGINT even where a parent shell ignores it) unwind through the context
+    # managers, which stop the emulator and the worker.
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        summary = run_demo(args.count, stack=args.stack, cdktf_out=args.cdktf_out, synth=args.synth,
+                           work_dir=args.work_dir, wait_s=args.wait,
+                           log=lambda msg: print(f"demo: {msg}", file=sys.stderr, flush=True))
+    except (DemoError, EmulatorError, EnqueueError) as exc:
+        print(f"demo: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("demo: interrupted; everything started was stopped", file=sys.stderr)
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.render())
+    return 0 if summary.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

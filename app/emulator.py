@@ -1,0 +1,216 @@
+"""Start and stop the Cloud Tasks emulator (PyPI ``gcloud-tasks-emulator``) for local runs.
+
+``Emulator`` is a context manager that runs the emulator in a subprocess bound to loopback on
+a free port and stops it on exit (also on errors and Ctrl-C)::
+
+    with Emulator(queues=["projects/p/locations/us-central1/queues/q"]) as emu:
+        ...  # emu.address == "127.0.0.1:PORT"
+
+Why not the emulator's own ``gcloud-tasks-emulator start``: it listens on ``[::]`` (every
+interface) whatever host it is given and needs a port chosen in advance. ``python -m
+app.emulator`` runs the same server classes (gcloud-tasks-emulator 0.6.2) bound to the given
+host, on port 0 if asked, and prints ``READY <port>`` once the gRPC server is up.
+``dedup_task_names`` optionally adds what Cloud Tasks does and the emulator does not: a second
+create with a task name seen before fails with ALREADY_EXISTS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent import futures
+from pathlib import Path
+from typing import IO, Optional, Sequence
+
+import grpc
+
+READY_PREFIX = "READY "
+STARTUP_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 5.0
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class EmulatorError(RuntimeError):
+    """The emulator did not start (the message carries its last output lines)."""
+
+
+class Emulator:
+    """A running emulator subprocess; use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        queues: Sequence[str] = (),
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        dedup_task_names: bool = False,
+        max_retries: int = -1,
+        log_level: str = "WARNING",
+        startup_timeout: float = STARTUP_TIMEOUT_S,
+    ) -> None:
+        self.queues = list(queues)
+        self.host = host
+        self.port = port
+        self.dedup_task_names = dedup_task_names
+        self.max_retries = max_retries
+        self.log_level = log_level
+        self.startup_timeout = startup_timeout
+        self.process: Optional[subprocess.Popen[str]] = None
+        self.output: collections.deque[str] = collections.deque(maxlen=200)
+        self._reader: Optional[threading.Thread] = None
+
+    @property
+    def address(self) -> str:
+        """``HOST:PORT`` for ``--emulator`` / ``grpc.insecure_channel``."""
+        return f"{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "app.emulator", "--host", self.host, "--port", str(self.port),
+               "--max-retries", str(self.max_retries), "--log-level", self.log_level]
+        for queue in self.queues:
+            cmd += ["--queue", queue]
+        if self.dedup_task_names:
+            cmd.append("--dedup-task-names")
+        return cmd
+
+    def start(self) -> "Emulator":
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(
+            self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            text=True, env=env, cwd=str(_REPO_ROOT),
+        )
+        try:
+            self.port = self._wait_ready()
+            channel = grpc.insecure_channel(self.address)
+            try:
+                grpc.channel_ready_future(channel).result(timeout=self.startup_timeout)
+            finally:
+                channel.close()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the subprocess: SIGTERM, then SIGKILL after a grace period. Idempotent."""
+        proc = self.process
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=STOP_TIMEOUT_S)
+        if self._reader is not None:
+            self._reader.join(timeout=STOP_TIMEOUT_S)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        self.process = None
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _wait_ready(self) -> int:
+        assert self.process is not None and self.process.stdout is not None
+        found: list[int] = []
+        ready = threading.Event()
+        self._reader = threading.Thread(target=self._drain, args=(self.process.stdout, found, ready),
+                                        name="emulator-output", daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + self.startup_timeout
+        while not ready.wait(0.05):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                why = "exited" if self.process.poll() is not None else "did not start in time"
+                tail = "\n".join(self.output)
+                raise EmulatorError(f"Cloud Tasks emulator {why}: {' '.join(self.command())}\n{tail}")
+        return found[0]
+
+    def _drain(self, stream: IO[str], found: list[int], ready: threading.Event) -> None:
+        """Keep reading the subprocess output so it never blocks on a full pipe."""
+        for line in stream:
+            line = line.rstrip("\n")
+            if not ready.is_set() and line.startswith(READY_PREFIX):
+                found.append(int(line[len(READY_PREFIX):]))
+                ready.set()
+            else:
+                self.output.append(line)
+
+
+# --- subprocess side: ``python -m app.emulator`` ---
+
+def serve(host: str, port: int, queues: Sequence[str], *, dedup_task_names: bool, max_retries: int) -> None:
+    """Run the emulator's server classes on ``host:port`` until SIGTERM or SIGINT."""
+    from gcloud_tasks_emulator import server as emu  # imported here: a test/dev-only dependency
+    from google.api_core.exceptions import AlreadyExists
+    from google.cloud.tasks_v2 import Queue
+
+    class DedupQueueState(emu.QueueState):
+        """Cloud Tasks' task-name de-duplication, which the emulator lacks (names kept forever)."""
+
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            super().__init__(*args, **kwargs)
+            self._seen: set[str] = set()
+            self._seen_lock = threading.Lock()
+
+        def create_task(self, queue, task):  # noqa: ANN001, ANN201
+            if task.name:
+                with self._seen_lock:
+                    if task.name in self._seen:
+                        raise AlreadyExists(f"Requested entity already exists: {task.name}")
+                    self._seen.add(task.name)
+            return super().create_task(queue, task)
+
+    state_cls = DedupQueueState if dedup_task_names else emu.QueueState
+    state = state_cls(emu.DEFAULT_TARGET_HOST, emu.DEFAULT_TARGET_PORT, max_retries)
+    for name in queues:
+        state.create_queue(name.rsplit("/", 2)[0], Queue(name=name))
+
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))  # as the stock emulator
+    emu.add_CloudTasksServicer_to_server(emu.Greeter(state), grpc_server)
+    bound = grpc_server.add_insecure_port(f"{host}:{port}")
+    if not bound:
+        raise SystemExit(f"cannot listen on {host}:{port}")
+    processor = emu.Processor(state)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    grpc_server.start()
+    processor.start()
+    print(f"{READY_PREFIX}{bound}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        grpc_server.stop(grace=0)
+        processor.join(timeout=2)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m app.emulator", description="Cloud Tasks emulator on loopback")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed as READY <port>)")
+    p.add_argument("--queue", action="append", default=[], help="projects/P/locations/L/queues/Q (repeatable)")
+    p.add_argument("--dedup-task-names", action="store_true", help="ALREADY_EXISTS on a reused task name")
+    p.add_argument("--max-retries", type=int, default=-1, help="give up a failing task after N retries (-1: never)")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    args = p.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        stream=sys.stdout)
+    serve(args.host, args.port, args.queue, dedup_task_names=args.dedup_task_names, max_retries=args.max_retries)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""Command line: ``python -m app.enqueue`` (see docs/enqueuer.md for every flag).
+
+Exit status: 0 all tasks exist on the queue (created or duplicate), 1 some task failed after
+retries, 2 bad input (outputs file, JSON, task id, size...) with nothing sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Iterator, Optional, Sequence
+
+from google.api_core import exceptions as gexc
+from google.cloud import tasks_v2
+
+from app.enqueue import defaults
+from app.enqueue.client import default_retry, emulator_target
+from app.enqueue.enqueuer import BulkResult, TaskEnqueuer
+from app.enqueue.errors import EnqueueError, TaskSpecError
+from app.enqueue.outputs import load_outputs
+from app.enqueue.tasks import TaskSpec, load_jsonl
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m app.enqueue",
+        description="Create HTTP tasks for the worker on the Cloud Tasks queue of a deployed stack.",
+    )
+    p.add_argument("--outputs", default=defaults.OUTPUTS_PATH, metavar="PATH",
+                   help="outputs file from `cdktf deploy --outputs-file` (default: %(default)s)")
+    p.add_argument("--stack", metavar="NAME", help="stack in the outputs file (default: the only one)")
+    p.add_argument("--emulator", metavar="HOST:PORT",
+                   help=f"use a Cloud Tasks emulator over insecure gRPC (env {defaults.EMULATOR_ENV})")
+    what = p.add_argument_group("what to send (one of --kind or --jsonl)")
+    src = what.add_mutually_exclusive_group(required=True)
+    src.add_argument("--kind", help="task kind, e.g. echo")
+    src.add_argument("--jsonl", metavar="PATH",
+                     help="bulk: one JSON task per line, keys kind, data, task_id, delay_seconds ('-' = stdin)")
+    what.add_argument("--data", default="{}", metavar="JSON", help="task data, a JSON object (default: {})")
+    what.add_argument("--task-id", metavar="ID",
+                      help="name the task (deduplicated by Cloud Tasks); letters, digits, '-', '_'")
+    what.add_argument("--delay", type=float, default=0.0, metavar="SECONDS",
+                      help="schedule the task this many seconds ahead (max 30 days)")
+    what.add_argument("--count", type=int, default=1, metavar="N",
+                      help="bulk: send the --kind/--data task N times (ids ID-0..ID-N-1 with --task-id)")
+    tune = p.add_argument_group("tuning")
+    tune.add_argument("--concurrency", type=int, default=defaults.CONCURRENCY, metavar="N",
+                      help="bulk: concurrent create calls over the one client (default: %(default)s)")
+    tune.add_argument("--timeout", type=float, default=defaults.CREATE_TIMEOUT_S, metavar="SECONDS",
+                      help="deadline of each create attempt (default: %(default)s)")
+    tune.add_argument("--retry-deadline", type=float, default=defaults.RETRY_TOTAL_S, metavar="SECONDS",
+                      help="total time for retries of one task on transient errors (default: %(default)s)")
+    tune.add_argument("--no-hash-prefix", action="store_true",
+                      help="send --task-id as is instead of prefixing a hash of it (sequential ids are slower)")
+    tune.add_argument("--no-progress", action="store_true",
+                      help="no progress bar (it is shown on stderr only when stderr is a terminal)")
+    tune.add_argument("--dry-run", action="store_true",
+                      help="validate and print the tasks as JSON; create no client, send nothing")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None, *, client: Optional[tasks_v2.CloudTasksClient] = None) -> int:
+    """Run the CLI; ``client`` lets tests inject a client (it is never created on bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        specs, bulk = _specs(args)
+        outputs = load_outputs(args.outputs, args.stack)
+        emulator = emulator_target(args.emulator)
+        if args.retry_deadline <= 0:
+            raise EnqueueError(f"--retry-deadline must be > 0 seconds, got {args.retry_deadline}")
+        if not 1 <= args.concurrency <= defaults.MAX_CONCURRENCY:
+            raise EnqueueError(f"--concurrency must be 1 to {defaults.MAX_CONCURRENCY}, got {args.concurrency}")
+        enq = TaskEnqueuer(outputs, client=client, emulator=emulator, timeout=args.timeout,
+                           retry=default_retry(args.retry_deadline), hash_task_ids=not args.no_hash_prefix)
+        if args.dry_run:
+            for task in [enq.build(s) for s in specs]:
+                print(json.dumps(_task_json(task), sort_keys=True))
+            return EXIT_OK
+    except EnqueueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    # Every task is built (validated) before the first RPC, and the client only then created.
+    with enq:
+        try:
+            if not bulk:
+                return _single(enq, specs[0])
+            progress = not args.no_progress and sys.stderr.isatty()
+            result = enq.enqueue_many(specs, concurrency=args.concurrency, progress=progress)
+        except EnqueueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    return _report(result)
+
+
+def _specs(args: argparse.Namespace) -> tuple[list[TaskSpec], bool]:
+    if args.jsonl is not None:
+        for flag, default in (("data", "{}"), ("task_id", None), ("delay", 0.0), ("count", 1)):
+            if getattr(args, flag) != default:
+                raise EnqueueError(f"--{flag.replace('_', '-')} applies to --kind, not --jsonl "
+                                   "(put it on each JSONL line instead)")
+        return _read_jsonl(args.jsonl), True
+    try:
+        data = json.loads(args.data)
+    except json.JSONDecodeError as exc:
+        raise TaskSpecError(f"--data is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise TaskSpecError(f"--data must be a JSON object, got {type(data).__name__}")
+    if args.count < 1:
+        raise EnqueueError(f"--count must be >= 1, got {args.count}")
+    if args.count == 1:
+        return [TaskSpec(args.kind, data, args.task_id, args.delay)], False
+    return list(_repeat(args.kind, data, args.task_id, args.delay, args.count)), True
+
+
+def _repeat(kind: str, data: dict[str, Any], task_id: Optional[str], delay: float, n: int) -> Iterator[TaskSpec]:
+    for i in range(n):
+        yield TaskSpec(kind, data, f"{task_id}-{i}" if task_id else None, delay)
+
+
+def _read_jsonl(path: str) -> list[TaskSpec]:
+    if path == "-":
+        return load_jsonl(sys.stdin, "stdin")
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return load_jsonl(stream, path)
+    except FileNotFoundError:
+        raise EnqueueError(f"JSONL file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EnqueueError(f"cannot read JSONL file {path}: {exc}") from None
+
+
+def _single(enq: TaskEnqueuer, spec: TaskSpec) -> int:
+    try:
+        res = enq.enqueue(spec.kind, spec.data, task_id=spec.task_id, delay_seconds=spec.delay_seconds)
+    except gexc.GoogleAPIError as exc:
+        print(f"error: creating the task failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps({"status": res.status, "name": res.name}))
+    return EXIT_OK
+
+
+def _report(result: BulkResult) -> int:
+    for res in result.results:
+        if res.status == "failed":
+            print(f"failed: task #{res.index} {res.name or ''} {res.error}", file=sys.stderr)
+    print(json.dumps(result.summary()))
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _task_json(task: tasks_v2.Task) -> dict[str, Any]:
+    data = tasks_v2.Task.to_dict(task, use_integers_for_enums=False)
+    body = task.http_request.body
+    data["http_request"]["body"] = body.decode("utf-8")
+    return data

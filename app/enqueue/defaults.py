@@ -1,0 +1,64 @@
+"""Every tunable default of the enqueuer, in one place.
+
+Limits come from the Cloud Tasks API docs (see docs/enqueuer.md); tuning values were chosen
+on the emulator benchmark (bench/enqueue.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Path on the worker service that receives tasks (the worker's ``POST /tasks``).
+TASKS_PATH = "/tasks"
+
+#: Default location of the file written by ``npx cdktf deploy <stack> --outputs-file``.
+OUTPUTS_PATH = "outputs.json"
+
+#: Outputs every stack must provide (static ids set by the stacks).
+REQUIRED_OUTPUTS = (
+    "service_url",
+    "audience",
+    "queue_path",
+    "invoker_email",
+    "dispatch_deadline_seconds",
+)
+
+#: Environment variable that switches the client to the emulator (same as ``--emulator``).
+EMULATOR_ENV = "CLOUD_TASKS_EMULATOR_HOST"
+
+# --- create_task RPC: explicit retry and timeout (the client has no default retry) ---
+#: Per-attempt deadline of one CreateTask call, seconds.
+CREATE_TIMEOUT_S = 10.0
+#: Exponential backoff between attempts: first delay, cap, multiplier (jittered by api_core).
+RETRY_INITIAL_S = 0.1
+RETRY_MAXIMUM_S = 5.0
+RETRY_MULTIPLIER = 2.0
+#: Total time budget for all attempts of one task, seconds.
+RETRY_TOTAL_S = 30.0
+
+# --- Task limits (Cloud Tasks API) ---
+#: Maximum size of a task (the whole Task message), bytes: 1 MiB.
+MAX_TASK_BYTES = 1024 * 1024
+#: Tasks can be scheduled at most 30 days ahead.
+MAX_DELAY_S = 30 * 24 * 3600
+#: Allowed dispatch deadline for HTTP targets, seconds.
+MIN_DISPATCH_DEADLINE_S = 15
+MAX_DISPATCH_DEADLINE_S = 1800
+#: Task id: letters, digits, hyphens, underscores; at most 500 characters.
+TASK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,500}$")
+#: Hex characters of sha256(task_id) prepended to named tasks, so ids are not sequential.
+HASH_PREFIX_LEN = 8
+#: queue_path shape: projects/P/locations/L/queues/Q.
+QUEUE_PATH_RE = re.compile(
+    r"^projects/(?P<project>[^/\s]+)/locations/(?P<location>[^/\s]+)/queues/(?P<queue>[A-Za-z0-9-]{1,100})$"
+)
+
+# --- Bulk mode ---
+#: Worker threads creating tasks concurrently over the one client.
+CONCURRENCY = 8
+#: Upper bound accepted for ``concurrency``.
+MAX_CONCURRENCY = 256
+
+#: Hosts to which plain http (no TLS) service URLs are allowed: the OIDC token must never
+#: travel in clear text to anything but this machine.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})

@@ -1,0 +1,187 @@
+"""In-app check of the OIDC token Cloud Tasks sends (defence in depth behind Cloud Run IAM).
+
+Signatures are checked with google-auth's ``RSAVerifier`` against keys that
+:class:`~app.worker.certs.CertCache` parsed once; nothing is fetched per request. Only
+``RS256`` is accepted: ``none``, ``HS256`` (the "public key as HMAC secret" confusion) and any
+other algorithm are refused before a key is even looked up.
+
+Outcomes: 401 when the token is missing, malformed, badly signed, expired, from another issuer
+or signed by an unknown key; 403 when it is a genuine Google token meant for someone else
+(other audience, other account, unverified email); :class:`CertsUnavailableError` (503) when no
+keys can be had.
+
+Tokens whose signature checked out are remembered (bounded, first-in first-out) until they
+expire, so a token Cloud Tasks reuses costs one RSA verification, not one per task. The claims
+are re-checked on every use, the cache is dropped when the key set changes, and a hit is only
+trusted while the certificates themselves are fresh.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from app.worker.certs import CertCache
+
+ALLOWED_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
+ALLOWED_ALGORITHM = "RS256"
+MAX_TOKEN_CHARS = 8192
+
+
+class AuthError(Exception):
+    """The request is not from the expected invoker: ``status_code`` is 401 or 403."""
+
+    def __init__(self, status_code: int, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.reason = reason
+        self.detail = detail
+
+
+def _unauthenticated(reason: str, detail: str) -> AuthError:
+    return AuthError(401, reason, detail)
+
+
+def _forbidden(reason: str, detail: str) -> AuthError:
+    return AuthError(403, reason, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who called, as proven by the token."""
+
+    email: str
+    subject: str | None
+    expires_at: float
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token from ``Authorization: Bearer <token>``; 401 for anything else."""
+    if not authorization:
+        raise _unauthenticated("missing_token", "missing Authorization: Bearer token")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise _unauthenticated("malformed_header", "Authorization header must be 'Bearer <token>'")
+    return token
+
+
+class TokenVerifier:
+    """Checks Google-signed ID tokens for one audience and one invoker account."""
+
+    def __init__(
+        self,
+        certs: CertCache,
+        *,
+        audience: str,
+        invoker_email: str,
+        clock_skew: float = 30.0,
+        cache_size: int = 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.certs = certs
+        self.audience = audience
+        self.invoker_email = invoker_email.lower()
+        self.clock_skew = clock_skew
+        self.cache_size = cache_size
+        self._clock = clock
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._cache_version = certs.key_version
+        self.signature_checks = 0
+
+    async def authenticate(self, authorization: str | None) -> Caller:
+        """Verify the ``Authorization`` header value and return the caller."""
+        return await self.verify(bearer_token(authorization))
+
+    async def verify(self, token: str) -> Caller:
+        """Verify one compact JWS; raise :class:`AuthError` or ``CertsUnavailableError``."""
+        if self.cache_size:
+            if self._cache_version != self.certs.key_version:
+                self._cache.clear()
+                self._cache_version = self.certs.key_version
+            claims = self._cache.get(token)
+            if claims is not None and self.certs.fresh:
+                return self._check_claims(claims)
+        claims = await self._verify_signature(token)
+        if self.cache_size and _number(claims.get("exp"), 0.0) > self._clock():
+            if len(self._cache) >= self.cache_size:
+                del self._cache[next(iter(self._cache))]
+            self._cache[token] = claims
+        return self._check_claims(claims)
+
+    async def _verify_signature(self, token: str) -> dict[str, Any]:
+        if len(token) > MAX_TOKEN_CHARS or not token.isascii():
+            raise _unauthenticated("malformed_token", "token is not a compact JWT")
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise _unauthenticated("malformed_token", "token is not a compact JWT")
+        header = _json_segment(parts[0])
+        alg = header.get("alg")
+        if alg != ALLOWED_ALGORITHM:
+            raise _unauthenticated("unsupported_alg", f"token algorithm must be RS256, got {str(alg)[:20]!r}")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise _unauthenticated("malformed_token", "token header has no key id")
+        signature = _segment(parts[2])
+        verifier = await self.certs.verifier_for(kid)
+        if verifier is None:
+            raise _unauthenticated("unknown_kid", "token is signed by an unknown key")
+        self.signature_checks += 1
+        if not signature or not verifier.verify(f"{parts[0]}.{parts[1]}".encode("ascii"), signature):
+            raise _unauthenticated("bad_signature", "token signature does not verify")
+        return _json_segment(parts[1])
+
+    def _check_claims(self, claims: dict[str, Any]) -> Caller:
+        now = self._clock()
+        if claims.get("iss") not in ALLOWED_ISSUERS:
+            raise _unauthenticated("bad_issuer", "token issuer is not accounts.google.com")
+        exp = _number(claims.get("exp"), None)
+        iat = _number(claims.get("iat"), None)
+        if exp is None or iat is None:
+            raise _unauthenticated("malformed_token", "token lacks numeric exp/iat")
+        if now > exp + self.clock_skew:
+            raise _unauthenticated("expired", "token has expired")
+        if iat > now + self.clock_skew:
+            raise _unauthenticated("issued_in_future", "token is issued in the future")
+        nbf = _number(claims.get("nbf"), None)
+        if nbf is not None and nbf > now + self.clock_skew:
+            raise _unauthenticated("not_yet_valid", "token is not valid yet")
+        aud = claims.get("aud")
+        if not (aud == self.audience or (isinstance(aud, list) and self.audience in aud)):
+            raise _forbidden("wrong_audience", "token is for another audience")
+        email = claims.get("email")
+        if not isinstance(email, str) or email.lower() != self.invoker_email:
+            raise _forbidden("wrong_account", "token is for another account")
+        if claims.get("email_verified") not in (True, "true"):
+            raise _forbidden("email_not_verified", "token email is not verified")
+        sub = claims.get("sub")
+        return Caller(email=email, subject=sub if isinstance(sub, str) else None, expires_at=exp)
+
+
+def _segment(value: str) -> bytes:
+    try:
+        return base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raise _unauthenticated("malformed_token", "token is not valid base64url") from None
+
+
+def _json_segment(value: str) -> dict[str, Any]:
+    try:
+        decoded = orjson.loads(_segment(value))
+    except orjson.JSONDecodeError:
+        raise _unauthenticated("malformed_token", "token segment is not JSON") from None
+    if not isinstance(decoded, dict):
+        raise _unauthenticated("malformed_token", "token segment is not a JSON object")
+    return decoded
+
+
+def _number(value: object, default: float | None) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return default

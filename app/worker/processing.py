@@ -1,0 +1,205 @@
+"""One task attempt, from body bytes to the answer Cloud Tasks acts on.
+
+=============================  ======  =============================================
+outcome                        status  Cloud Tasks then
+=============================  ======  =============================================
+done                           200     acknowledges: task deleted
+duplicate (name completed)     200     acknowledges; handler not run again
+dead_letter (permanent)        200     acknowledges; ERROR log ``dead_letter: true``
+in_progress (name held)        409     retries later (Retry-After)
+retry (TransientError)         503     retries, backing off (Retry-After)
+retry (RateLimitedError)       429     retries, backing off (Retry-After)
+error (unexpected exception)   500     retries per the queue's retry config
+=============================  ======  =============================================
+
+Each attempt logs exactly one summary line, at INFO for 200s, WARNING for retries, ERROR for
+dead letters and crashes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from app.worker.auth import Caller
+from app.worker.errors import PermanentError, TransientError
+from app.worker.handlers import HandlerRegistry, TaskContext
+from app.worker.headers import CloudTasksHeaders
+from app.worker.idempotency import BeginResult, IdempotencyStore
+from app.worker.logs import task_fields
+from app.worker.settings import Settings
+
+logger = logging.getLogger("app.worker.tasks")
+
+MAX_REASON_CHARS = 1000
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The answer to send and what to log about it."""
+
+    status_code: int
+    status: str
+    result: Any = None
+    reason: str | None = None
+    retry_after: int | None = None
+    log_fields: dict[str, Any] = field(default_factory=dict)
+
+    def body(self, headers: CloudTasksHeaders, kind: str | None) -> bytes:
+        doc: dict[str, Any] = {"status": self.status, "task": headers.task_name, "kind": kind}
+        if self.result is not None:
+            doc["result"] = self.result
+        if self.reason is not None:
+            doc["reason"] = self.reason
+        return orjson.dumps(doc, default=str)
+
+
+class TaskProcessor:
+    """Runs one attempt: parse, validate, claim the task name, run the handler, classify."""
+
+    def __init__(self, settings: Settings, registry: HandlerRegistry, store: IdempotencyStore) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.store = store
+
+    async def process(
+        self, body: bytes, headers: CloudTasksHeaders, caller: Caller | None, context: dict[str, Any]
+    ) -> tuple[Outcome, str | None]:
+        """The outcome and the task kind (None if the body had no usable kind)."""
+        try:
+            task = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return self._dead_letter(f"body is not JSON: {exc}", body), None
+        if not isinstance(task, dict):
+            return self._dead_letter("task must be a JSON object", body), None
+        kind = task.get("kind")
+        if not isinstance(kind, str) or not kind:
+            return self._dead_letter("task has no 'kind' string", body), None
+        context["kind"] = kind
+        handler = self.registry.get(kind)
+        if handler is None:
+            return self._dead_letter(f"unknown kind {kind[:100]!r}", body), kind
+        try:
+            payload = handler.parse(task.get("data", {}))
+        except ValidationError as exc:
+            return self._dead_letter(f"invalid payload: {_summarise(exc)}", body), kind
+
+        key = headers.idempotency_key
+        if key is not None:
+            try:
+                claimed = await self.store.begin(key)
+            except Exception:  # noqa: BLE001 - store outage: let Cloud Tasks retry
+                logger.exception("idempotency store failed")
+                return self._retry(503, "idempotency store unavailable", None), kind
+            if claimed is BeginResult.DUPLICATE:
+                return Outcome(200, "duplicate"), kind
+            if claimed is BeginResult.IN_PROGRESS:
+                return self._retry(409, "task is being processed by another attempt", None, status="in_progress"), kind
+
+        try:
+            result = await handler.run(payload, TaskContext(kind=kind, headers=headers, caller=caller))
+        except TransientError as exc:
+            await self._release(key)
+            return self._retry(exc.status_code, str(exc), exc.retry_after), kind
+        except PermanentError as exc:
+            await self._complete(key)
+            return self._dead_letter(str(exc), body), kind
+        except Exception as exc:  # noqa: BLE001 - a bug: answer 500 so the task is retried
+            await self._release(key)
+            outcome = Outcome(500, "error", reason=f"unexpected {type(exc).__name__}")
+            outcome.log_fields["exc_info"] = exc
+            return outcome, kind
+        await self._complete(key)
+        return Outcome(200, "done", result=result), kind
+
+    def _retry(self, status_code: int, reason: str, retry_after: float | None, status: str = "retry") -> Outcome:
+        seconds = self.settings.retry_after_seconds if retry_after is None else max(0, math.ceil(retry_after))
+        return Outcome(status_code, status, reason=reason[:MAX_REASON_CHARS], retry_after=seconds)
+
+    def _dead_letter(self, reason: str, body: bytes) -> Outcome:
+        limit = self.settings.dead_letter_body_bytes
+        fields: dict[str, Any] = {"dead_letter": True, "reason": reason[:MAX_REASON_CHARS], "body_bytes": len(body)}
+        if limit:
+            fields["body"] = body[:limit].decode("utf-8", "replace")
+            fields["body_truncated"] = len(body) > limit
+        return Outcome(200, "dead_letter", reason=reason[:MAX_REASON_CHARS], log_fields=fields)
+
+    async def _complete(self, key: str | None) -> None:
+        if key is None:
+            return
+        try:
+            await self.store.complete(key)
+        except Exception:  # noqa: BLE001 - the work is done; a later duplicate may run again
+            logger.exception("could not record completed task; a redelivery would run it again")
+
+    async def _release(self, key: str | None) -> None:
+        if key is None:
+            return
+        try:
+            await self.store.release(key)
+        except Exception:  # noqa: BLE001 - the lease will expire instead
+            logger.exception("could not release task name; retries wait for the lease to expire")
+
+
+def log_outcome(outcome: Outcome, headers: CloudTasksHeaders, started: float) -> None:
+    """The one summary line for this attempt (task/kind/queue come from the context)."""
+    if outcome.status_code == 200 and outcome.status != "dead_letter":
+        level = logging.INFO
+    elif outcome.status_code in (409, 429, 503):
+        level = logging.WARNING
+    else:
+        level = logging.ERROR
+    if not logger.isEnabledFor(level):
+        return
+    fields = dict(outcome.log_fields)
+    exc = fields.pop("exc_info", None)
+    fields["status"] = outcome.status
+    fields["http_status"] = outcome.status_code
+    fields["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    if headers.retry_count is not None:
+        fields["retry_count"] = headers.retry_count
+    if headers.execution_count is not None:
+        fields["execution_count"] = headers.execution_count
+    if headers.invalid:
+        fields["ignored_headers"] = list(headers.invalid)
+    if outcome.reason and "reason" not in fields:
+        fields["reason"] = outcome.reason
+    message = _MESSAGES.get(outcome.status, outcome.status)
+    exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else None
+    logger.log(level, message, exc_info=exc_info, extra={"json_fields": fields})
+
+
+_MESSAGES = {
+    "done": "task done",
+    "duplicate": "task already done; skipped duplicate delivery",
+    "dead_letter": "task dead-lettered: acknowledged without retry",
+    "retry": "task failed transiently; Cloud Tasks will retry",
+    "in_progress": "task is running in another attempt; Cloud Tasks will retry",
+    "error": "task crashed; Cloud Tasks will retry",
+}
+
+
+def bind_task_context(headers: CloudTasksHeaders, trace: dict[str, Any]) -> dict[str, Any]:
+    """Set the log context for this attempt; returns the dict so ``kind`` can be added later."""
+    context: dict[str, Any] = dict(trace)
+    if headers.task_name is not None:
+        context["task"] = headers.task_name
+    if headers.queue_name is not None:
+        context["queue"] = headers.queue_name
+    task_fields.set(context)
+    return context
+
+
+def _summarise(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        location = ".".join(str(item) for item in error["loc"]) or "data"
+        parts.append(f"{location}: {error['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

@@ -1,0 +1,383 @@
+"""Fixtures for the worker tests: a signing key made per session, a local certificate endpoint,
+token factories, and clients for a fresh worker app (in-process) or a live uvicorn process.
+
+Everything listens on 127.0.0.1 and is stopped by the fixture that started it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import functools
+import hashlib
+import hmac
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from google.auth import crypt, jwt
+
+with warnings.catch_warnings():
+    # Starlette's import-time notice suggesting httpx2 for its TestClient; httpx works.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from app.worker.handlers import HandlerRegistry
+from app.worker.main import create_app
+from app.worker.settings import Settings, get_settings
+
+REPO = Path(__file__).resolve().parents[2]
+AUDIENCE = "https://worker-test-abc123-uc.a.run.app"
+INVOKER = "tasks-invoker@test-project.iam.gserviceaccount.com"
+KID = "test-key-1"
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    private_pem: str
+    cert_pem: str
+    public_pem: str
+
+
+def _make_key(common_name: str) -> KeyPair:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return KeyPair(
+        private_pem=key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+        public_pem=key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode(),
+    )
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> KeyPair:
+    """The key whose certificate the local endpoint publishes under ``KID``."""
+    return _make_key("test signing key")
+
+
+@pytest.fixture(scope="session")
+def stranger_key() -> KeyPair:
+    """A key the endpoint does not publish (forged signatures)."""
+    return _make_key("someone else")
+
+
+class CertServer:
+    """A tiny certificate endpoint on 127.0.0.1 that counts GETs of ``/certs``."""
+
+    def __init__(self, document: dict[str, Any], max_age: int = 3600) -> None:
+        self.document = document
+        self.max_age = max_age
+        self.status = 200
+        self.hits = 0
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                with outer._lock:
+                    outer.hits += 1
+                body = json.dumps(outer.document).encode() if outer.status == 200 else b"unavailable"
+                self.send_response(outer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Cache-Control", f"public, max-age={outer.max_age}, must-revalidate")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/certs"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def spare_key() -> KeyPair:
+    """A second published key (Google's endpoint always lists two or more)."""
+    return _make_key("another published key")
+
+
+@pytest.fixture
+def cert_server(signing_key: KeyPair, spare_key: KeyPair) -> Iterator[CertServer]:
+    server = CertServer({"test-key-0": spare_key.cert_pem, KID: signing_key.cert_pem})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    """Claims of a valid Cloud Tasks OIDC token, with overrides (None removes a claim)."""
+    now = int(time.time())
+    values: dict[str, Any] = {
+        "iss": "https://accounts.google.com",
+        "aud": AUDIENCE,
+        "email": INVOKER,
+        "email_verified": True,
+        "sub": "112233445566778899000",
+        "azp": "112233445566778899000",
+        "iat": now,
+        "exp": now + 3600,
+    }
+    values.update(overrides)
+    return {key: value for key, value in values.items() if value is not None}
+
+
+@pytest.fixture
+def make_token(signing_key: KeyPair) -> Callable[..., str]:
+    """``make_token(key=..., kid=..., **claim_overrides)``: an RS256 token."""
+
+    def make(key: KeyPair | None = None, kid: str = KID, **overrides: Any) -> str:
+        signer = _signer((key or signing_key).private_pem, kid)
+        return jwt.encode(signer, claims(**overrides)).decode()
+
+    return make
+
+
+@functools.lru_cache(maxsize=16)
+def _signer(private_pem: str, kid: str) -> crypt.RSASigner:
+    return crypt.RSASigner.from_string(private_pem, key_id=kid)  # parsing a key is slow: once
+
+
+def unsigned_token(header: dict[str, Any], payload: dict[str, Any], secret: bytes | None = None) -> str:
+    """A token with any header: ``alg: none`` (empty signature) or HS256 with ``secret``."""
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}"
+    signature = b""
+    if secret is not None:
+        signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
+class Kit:
+    """Helpers and constants for the worker tests, handed out by the ``wk`` fixture (test
+    modules cannot import from conftest reliably under every pytest import mode)."""
+
+    AUDIENCE = AUDIENCE
+    INVOKER = INVOKER
+    KID = KID
+    b64url = staticmethod(b64url)
+    claims = staticmethod(claims)
+    unsigned_token = staticmethod(unsigned_token)
+    json_lines = staticmethod(lambda text: json_lines(text))
+    task_headers = staticmethod(lambda *args, **kwargs: task_headers(*args, **kwargs))
+
+
+@pytest.fixture
+def wk() -> type[Kit]:
+    return Kit
+
+
+@pytest.fixture
+def worker_settings(cert_server: CertServer) -> Settings:
+    """Auth required, certificates from the local endpoint, Retry-After 7 s."""
+    return Settings(
+        audience=AUDIENCE,
+        invoker_email=INVOKER,
+        certs_url=cert_server.url,
+        retry_after_seconds=7,
+        project_id="test-project",
+    )
+
+
+ClientFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_worker() -> Iterator[ClientFactory]:
+    """``make_worker(settings, registry=None, store=None)``: a started TestClient on a fresh app."""
+    opened: list[TestClient] = []
+
+    def make(settings: Settings, registry: HandlerRegistry | None = None, store: Any = None) -> TestClient:
+        from app.worker.dependencies import get_registry, get_store
+
+        application = create_app()
+        application.dependency_overrides[get_settings] = lambda: settings
+        if registry is not None:
+            application.dependency_overrides[get_registry] = lambda: registry
+        if store is not None:
+            application.dependency_overrides[get_store] = lambda: store
+        client = TestClient(application, raise_server_exceptions=False)
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in opened:
+            client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def worker(make_worker: ClientFactory, worker_settings: Settings) -> TestClient:
+    """A started worker app (TestClient) with ``worker_settings``."""
+    return make_worker(worker_settings)
+
+
+def task_headers(token: str | None = None, name: str | None = "task-1", queue: str = "default", **extra: str) -> dict:
+    headers = {"Content-Type": "application/json", "X-CloudTasks-QueueName": queue}
+    if name is not None:
+        headers["X-CloudTasks-TaskName"] = name
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    headers.update(extra)
+    return headers
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON log records in captured output (other lines are ignored)."""
+    records = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return records
+
+
+@pytest.fixture
+def worker_logs(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str, Any]]]:
+    """Call to get the worker's JSON log records written so far."""
+    seen: list[dict[str, Any]] = []
+
+    def read() -> list[dict[str, Any]]:
+        seen.extend(json_lines(capsys.readouterr().out))
+        return list(seen)
+
+    return read
+
+
+# --------------------------------------------------------------------------- live uvicorn
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveWorker:
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+
+def worker_env(**values: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("WORKER_")}
+    env.update(values)
+    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def start_worker(env: dict[str, str], log_path: Path, port: int | None = None) -> LiveWorker:
+    port = port or free_port()
+    with open(log_path, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "app.worker.main:app", "--host", "127.0.0.1",
+                "--port", str(port), "--no-access-log",
+            ],  # fmt: skip
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return LiveWorker(process, port, log_path)
+
+
+def wait_ready(worker: LiveWorker, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.process.poll() is not None:
+            raise AssertionError(f"worker exited early:\n{worker.output()}")
+        try:
+            with urllib.request.urlopen(worker.url + "/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"worker not ready in {timeout} s:\n{worker.output()}")
+
+
+def stop_worker(worker: LiveWorker) -> None:
+    if worker.process.poll() is None:
+        worker.process.terminate()
+        try:
+            worker.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
+
+
+@pytest.fixture
+def live_worker(tmp_path: Path) -> Iterator[Callable[..., LiveWorker]]:
+    """``live_worker(wait=True, **WORKER_env)``: a uvicorn worker process (ready unless
+    ``wait=False``), stopped at teardown."""
+    started: list[LiveWorker] = []
+
+    def start(wait: bool = True, **env: str) -> LiveWorker:
+        worker = start_worker(worker_env(**env), tmp_path / f"worker-{len(started)}.log")
+        started.append(worker)
+        if wait:
+            wait_ready(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            stop_worker(worker)

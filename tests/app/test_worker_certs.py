@@ -1,0 +1,216 @@
+"""The certificate cache: max-age, single flight, rate limits, failure handling, formats."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+
+import pytest
+from cryptography import x509
+
+from app.worker.certs import CertCache, CertsUnavailableError, FetchResult, parse_certs, parse_max_age
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeEndpoint:
+    """A fetcher returning a fixed document; counts calls, can fail or be slow."""
+
+    def __init__(self, document: dict, cache_control: str | None = "public, max-age=600") -> None:
+        self.document = document
+        self.cache_control = cache_control
+        self.calls = 0
+        self.fail = False
+        self.delay = 0.0
+        self.lock = threading.Lock()
+
+    def __call__(self, url: str, timeout: float) -> FetchResult:
+        with self.lock:
+            self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if self.fail:
+            raise OSError("connection refused")
+        return FetchResult(200, json.dumps(self.document).encode(), self.cache_control, None)
+
+
+@pytest.fixture
+def document(signing_key, wk) -> dict:
+    return {wk.KID: signing_key.cert_pem}
+
+
+def make_cache(endpoint, clock=None, **kwargs) -> CertCache:
+    return CertCache("https://certs.example/certs", fetcher=endpoint, clock=clock or Clock(), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("header", "age", "expected"),
+    [
+        ("public, max-age=19569, must-revalidate, no-transform", None, 19569.0),
+        ("max-age=600", "100", 500.0),
+        ("max-age=60", "100", 0.0),
+        ('max-age="30"', None, 30.0),
+        ("public", None, None),
+        (None, None, None),
+        ("no-store", None, 0.0),
+        ("s-maxage=100", None, None),
+    ],
+)
+def test_parse_max_age(header, age, expected):
+    assert parse_max_age(header, age) == expected
+
+
+def test_pem_document_parses_into_verifiers(document, wk):
+    keys = parse_certs(json.dumps(document).encode())
+    assert list(keys) == [wk.KID]
+
+
+def test_jwk_set_parses_too(signing_key, make_token, wk):
+    public = x509.load_pem_x509_certificate(signing_key.cert_pem.encode()).public_key().public_numbers()
+
+    def b64(number: int) -> str:
+        return base64.urlsafe_b64encode(number.to_bytes((number.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+
+    jwks = {"keys": [
+        {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": wk.KID, "n": b64(public.n), "e": b64(public.e)},
+        {"kty": "EC", "kid": "ec-key", "crv": "P-256", "x": "AA", "y": "AA"},
+    ]}  # fmt: skip
+    keys = parse_certs(json.dumps(jwks).encode())
+    assert list(keys) == [wk.KID]
+    header, payload, signature = make_token().split(".")
+    padded = signature + "=" * (-len(signature) % 4)
+    assert keys[wk.KID].verify(f"{header}.{payload}".encode(), base64.urlsafe_b64decode(padded))
+
+
+@pytest.mark.parametrize("body", [b"[]", b"{}", b'{"keys": []}', b"not json", b'{"k": "not a pem"}'])
+def test_unusable_documents_are_rejected(body):
+    with pytest.raises(Exception):
+        parse_certs(body)
+
+
+def test_cached_until_max_age_then_refreshed(document, wk):
+    endpoint, clock = FakeEndpoint(document), Clock()
+    cache = make_cache(endpoint, clock)
+
+    async def scenario():
+        for _ in range(100):
+            assert await cache.verifier_for(wk.KID) is not None
+        assert endpoint.calls == 1
+        clock.now += 599
+        await cache.verifier_for(wk.KID)
+        assert endpoint.calls == 1
+        clock.now += 2
+        await cache.verifier_for(wk.KID)
+        assert endpoint.calls == 2
+
+    asyncio.run(scenario())
+
+
+def test_max_age_is_clamped(document, wk):
+    endpoint, clock = FakeEndpoint(document, cache_control="max-age=0"), Clock()
+    cache = make_cache(endpoint, clock, min_ttl=60)
+
+    async def scenario():
+        for _ in range(10):
+            await cache.verifier_for(wk.KID)
+        assert endpoint.calls == 1  # max-age=0 does not mean "fetch per request"
+        clock.now += 61
+        await cache.verifier_for(wk.KID)
+        assert endpoint.calls == 2
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_callers_share_one_fetch(document, wk):
+    endpoint = FakeEndpoint(document)
+    endpoint.delay = 0.2
+    cache = make_cache(endpoint)
+
+    async def scenario():
+        results = await asyncio.gather(*(cache.verifier_for(wk.KID) for _ in range(50)))
+        assert all(result is not None for result in results)
+
+    asyncio.run(scenario())
+    assert endpoint.calls == 1
+
+
+def test_unknown_kid_refresh_is_rate_limited(document, wk):
+    endpoint, clock = FakeEndpoint(document), Clock()
+    cache = make_cache(endpoint, clock, unknown_kid_interval=30)
+
+    async def scenario():
+        await cache.verifier_for(wk.KID)
+        for _ in range(20):
+            assert await cache.verifier_for("nope") is None
+        assert endpoint.calls == 1  # the first fetch was just now
+        clock.now += 31
+        for _ in range(20):
+            assert await cache.verifier_for("nope") is None
+        assert endpoint.calls == 2  # one refresh for the whole burst
+
+    asyncio.run(scenario())
+
+
+def test_nothing_cached_and_endpoint_down_fails_closed_with_backoff(document, wk):
+    endpoint, clock = FakeEndpoint(document), Clock()
+    endpoint.fail = True
+    cache = make_cache(endpoint, clock, failure_backoff=5)
+
+    async def scenario():
+        for _ in range(10):
+            with pytest.raises(CertsUnavailableError):
+                await cache.verifier_for(wk.KID)
+        assert endpoint.calls == 1
+        clock.now += 6
+        endpoint.fail = False
+        assert await cache.verifier_for(wk.KID) is not None
+        assert endpoint.calls == 2
+
+    asyncio.run(scenario())
+
+
+def test_stale_keys_serve_for_a_grace_period_when_refresh_fails(document, wk):
+    endpoint, clock = FakeEndpoint(document), Clock()
+    cache = make_cache(endpoint, clock, stale_grace=3600, failure_backoff=5)
+
+    async def scenario():
+        await cache.verifier_for(wk.KID)
+        endpoint.fail = True
+        clock.now += 601  # expired
+        assert await cache.verifier_for(wk.KID) is not None  # stale but within grace
+        assert not cache.fresh
+        clock.now += 3600  # past the grace period
+        with pytest.raises(CertsUnavailableError):
+            await cache.verifier_for(wk.KID)
+
+    asyncio.run(scenario())
+
+
+def test_http_error_status_counts_as_failure(document, wk):
+    def fetcher(url: str, timeout: float) -> FetchResult:
+        return FetchResult(503, b"", None, None)
+
+    cache = CertCache("https://x/certs", fetcher=fetcher, clock=Clock())
+    with pytest.raises(CertsUnavailableError):
+        asyncio.run(cache.verifier_for(wk.KID))
+
+
+def test_real_endpoint_over_http(cert_server, wk):
+    cache = CertCache(cert_server.url)
+
+    async def scenario():
+        for _ in range(20):
+            assert await cache.verifier_for(wk.KID) is not None
+
+    asyncio.run(scenario())
+    assert cert_server.hits == 1
+    assert cache.kids == {"test-key-0", wk.KID}

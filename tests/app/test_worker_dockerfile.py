@@ -1,0 +1,190 @@
+"""The worker image, checked by reading its files (no Docker engine here) and by running the
+worker with nothing but the image's pinned packages on the path."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+import urllib.request
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+APP = Path(__file__).resolve().parents[2] / "app"
+DOCKERFILE = (APP / "Dockerfile").read_text()
+INSTRUCTIONS = [
+    line.strip()
+    for line in re.sub(r"\\\n", " ", DOCKERFILE).splitlines()
+    if line.strip() and not line.lstrip().startswith("#")
+]
+
+
+def instructions(keyword: str) -> list[str]:
+    return [line[len(keyword) :].strip() for line in INSTRUCTIONS if line.upper().startswith(keyword + " ")]
+
+
+def pins() -> dict[str, str]:
+    result = {}
+    for line in (APP / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([0-9][0-9A-Za-z.+!-]*)", line)
+            assert match, f"not an exact pin: {line!r}"
+            result[canonicalize_name(match.group(1))] = match.group(2)
+    return result
+
+
+def test_base_image_is_a_pinned_slim_python_311():
+    (base,) = instructions("FROM")
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-(bookworm|trixie)(@sha256:[0-9a-f]{64})?", base), base
+
+
+def test_runs_as_a_non_root_user():
+    users = instructions("USER")
+    assert users, "no USER instruction"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0")
+    # USER comes after the last RUN, so nothing later runs as root.
+    last_user = max(i for i, line in enumerate(INSTRUCTIONS) if line.upper().startswith("USER "))
+    last_run = max(i for i, line in enumerate(INSTRUCTIONS) if line.upper().startswith("RUN "))
+    assert last_user > last_run
+
+
+def test_listens_on_port_from_the_environment():
+    env = " ".join(instructions("ENV"))
+    assert re.search(r"\bPORT=8080\b", env)
+    (cmd,) = instructions("CMD")
+    assert cmd.startswith("exec uvicorn app.worker.main:app ")
+    assert '--port "${PORT:-8080}"' in cmd
+    assert "--host 0.0.0.0" in cmd
+    log_config = cmd.split("--log-config ", 1)[1].split()[0]
+    assert (APP.parent / log_config).is_file()
+    assert "PYTHONUNBUFFERED=1" in env  # log lines reach Cloud Logging at once
+
+
+def test_image_holds_only_the_worker_and_its_pinned_requirements():
+    copies = instructions("COPY")
+    sources = [copy.split()[0] for copy in copies]
+    assert sources == ["app/requirements.txt", "app/__init__.py", "app/worker/"]
+    (install, *_) = [run for run in instructions("RUN") if "pip install" in run]
+    assert "--no-deps" in install and "-r /srv/app/requirements.txt" in install
+
+
+def test_dockerignore_is_an_allow_list():
+    lines = [
+        line.strip()
+        for line in (APP / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "*"
+    assert {"!app/__init__.py", "!app/requirements.txt", "!app/worker/"} <= set(lines)
+
+
+def test_requirements_are_exact_pins_matching_the_tested_versions():
+    for name, version in pins().items():
+        assert metadata.version(name) == version, f"{name}: image pins {version}, tests ran {metadata.version(name)}"
+    assert {"fastapi", "uvicorn", "google-auth", "cryptography", "pydantic", "orjson"} <= set(pins())
+    assert "requests" not in pins()  # certificates are fetched with urllib
+
+
+def test_requirements_are_a_complete_closure():
+    pinned = pins()
+    environment = default_environment()
+    environment["extra"] = ""
+    for name in pinned:
+        for spec in metadata.requires(name) or []:
+            requirement = Requirement(spec)
+            if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                continue
+            dependency = canonicalize_name(requirement.name)
+            assert dependency in pinned, f"{name} needs {requirement.name}, which is not pinned"
+            assert requirement.specifier.contains(pinned[dependency], prereleases=True), (name, spec)
+
+
+def test_worker_runs_with_only_the_pinned_packages(tmp_path, wk):
+    """Mirror the image: a path holding just the pinned distributions' files, no site-packages."""
+    site = tmp_path / "site"
+    for name in pins():
+        distribution = metadata.distribution(name)
+        for file in distribution.files or []:
+            if file.parts[0] == ".." or file.suffix == ".pyc":
+                continue
+            target = site / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                target.symlink_to(Path(distribution.locate_file(file)).resolve())
+    port = _free_port()
+    # The image's own command line, with a loopback host and a free port.
+    (cmd,) = instructions("CMD")
+    argv = shlex.split(cmd.removeprefix("exec "))
+    argv = [{"0.0.0.0": "127.0.0.1", "${PORT:-8080}": str(port)}.get(arg, arg) for arg in argv]
+    assert argv[0] == "uvicorn"
+    code = (
+        "import sys, json; sys.path[:0] = [sys.argv[1], sys.argv[2]]; sys.argv = json.loads(sys.argv[3]); "
+        "from uvicorn.main import main; main()"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "WORKER_AUTH": "disabled", "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "isolated.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", code, str(site), str(APP.parent), json.dumps(argv)],
+            cwd=APP.parent,  # the image's WORKDIR holds app/, like the repository root
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/tasks",
+                    data=b'{"kind":"send_email","data":{"to":["ada@example.com"],"subject":"hi"}}',
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    assert json.loads(response.read())["status"] == "done"
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"isolated worker did not answer:\n{log.read_text()}")
+                time.sleep(0.1)
+        # The token path (google-auth + cryptography) must import in isolation too.
+        check = subprocess.run(
+            [sys.executable, "-I", "-S", "-c",
+             "import sys; sys.path[:0] = [sys.argv[1]]; "
+             "from google.auth.crypt import RSAVerifier; from cryptography import x509; print('ok')",
+             str(site)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert check.stdout.strip() == "ok", check.stderr
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    # Every line the container writes is a Cloud Logging JSON record, uvicorn's included.
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]
+    assert {"uvicorn.error", "app.worker", "app.worker.tasks"} <= {r["logger"] for r in records}
+    assert all("severity" in r and "message" in r for r in records)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
