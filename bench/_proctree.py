@@ -1,11 +1,29 @@
-"""Run a command and sample the resident memory of its whole process tree."""
+"""Run a command and sample the memory of its whole process tree.
+
+Three readings, all peaks over the run:
+* ``rss_sum``: resident set size summed over every process (shared pages, such as the
+  node binary mapped by jsii's two node processes, are counted once per process);
+* ``pss_sum``: proportional set size summed (shared pages split between their users: the
+  tree's real footprint);
+* ``rss_max``: the largest single process (what ``/usr/bin/time -v`` calls max RSS).
+"""
 
 from __future__ import annotations
 
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass
+class Measurement:
+    wall: float
+    rss_sum: int
+    pss_sum: int
+    rss_max: int
+    stderr: str
 
 
 def _children(pid: int) -> list[int]:
@@ -18,45 +36,47 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def _rss_bytes(pid: int) -> int:
+def _field_kib(path: str, name: str) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(name):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
 
 
-def tree_rss(root: int) -> int:
-    total, stack, seen = 0, [root], set()
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        total += _rss_bytes(pid)
-        stack.extend(_children(pid))
-    return total
+def tree(root: int) -> list[int]:
+    pids, index = [root], 0
+    while index < len(pids):
+        pids.extend(p for p in _children(pids[index]) if p not in pids)
+        index += 1
+    return pids
 
 
-def run_measured(cmd: list[str], *, cwd: str, env: dict[str, str],
-                 interval: float = 0.02, timeout: float = 600) -> tuple[float, int, str]:
-    """Return (wall seconds, peak tree RSS bytes, stderr); raise if the command fails."""
+def run_measured(cmd: list[str], *, cwd: str, env: dict[str, str], memory: bool = True,
+                 interval: float = 0.02, timeout: float = 600) -> Measurement:
+    """Run ``cmd``; raise if it fails. With ``memory=False`` nothing samples /proc (reading
+    smaps costs CPU that would otherwise be counted in the wall time)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    peak = 0
+    peaks = {"rss_sum": 0, "pss_sum": 0, "rss_max": 0}
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         while not done.is_set():
-            peak = max(peak, tree_rss(proc.pid))
+            pids = tree(proc.pid)
+            rss = [_field_kib(f"/proc/{p}/status", "VmRSS:") for p in pids]
+            pss = sum(_field_kib(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids)
+            peaks["rss_sum"] = max(peaks["rss_sum"], sum(rss))
+            peaks["rss_max"] = max(peaks["rss_max"], max(rss, default=0))
+            peaks["pss_sum"] = max(peaks["pss_sum"], pss)
             time.sleep(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    if memory:
+        sampler.start()
     try:
         _, stderr = proc.communicate(timeout=timeout)
     except BaseException:
@@ -65,8 +85,9 @@ def run_measured(cmd: list[str], *, cwd: str, env: dict[str, str],
         raise
     finally:
         done.set()
-        sampler.join()
+        if memory:
+            sampler.join()
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd} failed ({proc.returncode}):\n{stderr}")
-    return wall, peak, stderr
+    return Measurement(wall, stderr=stderr, **peaks)

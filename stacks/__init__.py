@@ -1,16 +1,24 @@
-"""The deployable stacks: one per environment in ``environments.toml``."""
+"""The deployable stacks: one per environment in ``environments.toml``.
 
-from .app import build_app
-from .deploy_settings import DeploySettings, PlaceholderProjectWarning
-from .settings import EnvironmentSettings, load_environments
-from .tasks_stack import OUTPUT_NAMES, TasksStack
+Names are imported on first use, so ``from stacks import node_runtime`` can set node's
+flags before anything starts the jsii kernel.
+"""
 
-__all__ = [
-    "OUTPUT_NAMES",
-    "DeploySettings",
-    "EnvironmentSettings",
-    "PlaceholderProjectWarning",
-    "TasksStack",
-    "build_app",
-    "load_environments",
-]
+from importlib import import_module
+
+_EXPORTS = {
+    "OUTPUT_NAMES": "tasks_stack",
+    "TasksStack": "tasks_stack",
+    "DeploySettings": "deploy_settings",
+    "PlaceholderProjectWarning": "deploy_settings",
+    "EnvironmentSettings": "settings",
+    "load_environments": "settings",
+    "build_app": "app",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
