@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cdktf import Fn
@@ -37,6 +38,7 @@ from .validation import (  # noqa: E402
     check_number,
     check_string,
     is_token,
+    keyword_arguments,
 )
 from .worker_service import WorkerService, check_worker_service_arguments  # noqa: E402
 
@@ -104,101 +106,56 @@ class CloudTasksToCloudRun(Construct):
         :param queue_options: further :class:`TaskQueue` keywords (rates, retries, ...).
             Default: none.
         """
-        check_string("project", project, pattern=PROJECT_ID, allowed=PROJECT_ID_TEXT)
-        check_string("name", name, pattern=CLOUD_RUN_NAME, allowed=CLOUD_RUN_NAME_TEXT)
-        enqueuers = check_members("enqueuers", enqueuers)
-        check_bool("queue_level_routing", queue_level_routing)
-        check_bool("enable_apis", enable_apis)
-        check_string("task_path", task_path, pattern=r"/[^\s?#]*",
-                     allowed="an absolute path starting with /")
-        service_kwargs = _options("service_options", service_options, WorkerService,
-                                  _MANAGED_SERVICE_KEYS)
-        queue_kwargs = _options("queue_options", queue_options, TaskQueue,
-                                _MANAGED_QUEUE_KEYS)
-        queue_location = queue_kwargs.pop("location", location)
-        if queue_location != location:
-            raise ConfigurationError(
-                "queue_options['location']", f"the service's location ({location!r})",
-                queue_location,
-            )
-        if audience is None:
-            audience = defaults.AUDIENCE_TEMPLATE.format(
-                name=name, location=location, project=project
-            )
-        check_non_empty("audience", audience)
-        timeout = service_kwargs.get("timeout_seconds", defaults.TIMEOUT_SECONDS)
-        check_number("dispatch_deadline_seconds", dispatch_deadline_seconds, minimum=15,
-                     maximum=1800, integer=True)
-        if (not is_token(timeout) and not is_token(dispatch_deadline_seconds)
-                and isinstance(timeout, (int, float))
-                and dispatch_deadline_seconds > timeout):
-            raise ConfigurationError(
-                "dispatch_deadline_seconds",
-                f"at most the service's timeout_seconds ({timeout})",
-                dispatch_deadline_seconds,
-            )
-        account_id = invoker_account_id or _invoker_account_id_for(name)
-        check_string("invoker_account_id", account_id, pattern=ACCOUNT_ID,
-                     allowed=ACCOUNT_ID_TEXT)
-
-        user_env = dict(service_kwargs.pop("env", None) or {})
-        for key in (defaults.WORKER_AUDIENCE_ENV, defaults.WORKER_INVOKER_EMAIL_ENV):
-            if key in user_env:
-                raise ConfigurationError(
-                    f"service_options['env'][{key!r}]",
-                    "left unset (the pattern sets it from the invoker and audience)",
-                    user_env[key],
-                )
-        service_kwargs.setdefault("image", image)
-        queue_name = queue_name or name
-        # Every argument is checked before the first resource is declared: a caller who
-        # catches the error is left with no half-built pattern.
-        check_worker_service_arguments(name=name, location=location, env=user_env,
-                                       custom_audiences=[audience], **service_kwargs)
-        check_task_queue_arguments(name=queue_name, location=location, **queue_kwargs)
-
+        plan = _plan(
+            project=project, name=name, location=location, image=image,
+            queue_name=queue_name, invoker_account_id=invoker_account_id, audience=audience,
+            dispatch_deadline_seconds=dispatch_deadline_seconds, enqueuers=enqueuers,
+            queue_level_routing=queue_level_routing, enable_apis=enable_apis,
+            task_path=task_path, service_options=service_options, queue_options=queue_options,
+        )
+        # Everything was checked before the first resource: a caller who catches the
+        # error is left with no half-built pattern.
         super().__init__(scope, id_)
-        self.audience = audience
-        self.dispatch_deadline_seconds = dispatch_deadline_seconds
-        self.task_path = task_path
+        self.audience = plan.audience
+        self.dispatch_deadline_seconds = plan.dispatch_deadline_seconds
+        self.task_path = plan.task_path
         self.apis = [
             ProjectService(self, f"api-{api.split('.')[0]}", project=project, service=api,
                            disable_on_destroy=False)
             for api in (defaults.ENABLED_APIS if enable_apis else ())
         ]
         self.invoker = InvokerServiceAccount(
-            self, "invoker", account_id=account_id, project=project,
+            self, "invoker", account_id=plan.invoker_account_id, project=project,
             display_name=defaults.INVOKER_DISPLAY_NAME.format(service=name),
         )
         self.service = WorkerService(
             self, "service", name=name, location=location, project=project,
-            custom_audiences=[audience],
+            custom_audiences=[plan.audience],
             env={
-                **user_env,
-                defaults.WORKER_AUDIENCE_ENV: audience,
+                **plan.user_env,
+                defaults.WORKER_AUDIENCE_ENV: plan.audience,
                 defaults.WORKER_INVOKER_EMAIL_ENV: self.invoker.email,
             },
-            **service_kwargs,
+            **plan.service_kwargs,
         )
         routing = None
         if queue_level_routing:
             routing = QueueRouting(
                 host=Fn.trimprefix(self.service.uri, "https://"),
                 service_account_email=self.invoker.email,
-                audience=audience,
+                audience=plan.audience,
                 path=task_path,
             )
         self.queue = TaskQueue(
-            self, "queue", name=queue_name, location=location, project=project,
-            routing=routing, **queue_kwargs,
+            self, "queue", name=plan.queue_name, location=location, project=project,
+            routing=routing, **plan.queue_kwargs,
         )
 
         self.service.grant_invoke(self.invoker.member)
-        for member in enqueuers:
+        for member in plan.enqueuers:
             self.grant_enqueue(member)
         self._depend_on_apis()
         PolicyCheck.apply_to(self)
-
     # --- values the sample app needs ------------------------------------------------------
     @property
     def service_url(self) -> str:
@@ -235,6 +192,94 @@ class CloudTasksToCloudRun(Construct):
                          self.service.runtime_account):
             if resource is not None:
                 resource.depends_on = api_ids
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The pattern's arguments, checked and with defaults resolved."""
+
+    audience: str
+    dispatch_deadline_seconds: int
+    task_path: str
+    queue_name: str
+    invoker_account_id: str
+    enqueuers: tuple[str, ...]
+    user_env: dict[str, str]
+    service_kwargs: dict[str, Any]
+    queue_kwargs: dict[str, Any]
+
+
+def check_pattern_arguments(**kwargs: Any) -> None:
+    """Validate :class:`CloudTasksToCloudRun` keywords without declaring anything, so a
+    stack can refuse bad settings before its first resource (provider, backend)."""
+    _plan(**keyword_arguments(CloudTasksToCloudRun.__init__, kwargs))
+
+
+def _plan(*, project, name, location, image, queue_name, invoker_account_id, audience,
+          dispatch_deadline_seconds, enqueuers, queue_level_routing, enable_apis, task_path,
+          service_options, queue_options) -> _Plan:
+    check_string("project", project, pattern=PROJECT_ID, allowed=PROJECT_ID_TEXT)
+    check_string("name", name, pattern=CLOUD_RUN_NAME, allowed=CLOUD_RUN_NAME_TEXT)
+    enqueuers = check_members("enqueuers", enqueuers)
+    check_bool("queue_level_routing", queue_level_routing)
+    check_bool("enable_apis", enable_apis)
+    check_string("task_path", task_path, pattern=r"/[^\s?#]*",
+                 allowed="an absolute path starting with /")
+    service_kwargs = _options("service_options", service_options, WorkerService,
+                              _MANAGED_SERVICE_KEYS)
+    queue_kwargs = _options("queue_options", queue_options, TaskQueue,
+                            _MANAGED_QUEUE_KEYS)
+    queue_location = queue_kwargs.pop("location", location)
+    if queue_location != location:
+        raise ConfigurationError(
+            "queue_options['location']", f"the service's location ({location!r})",
+            queue_location,
+        )
+    if audience is None:
+        audience = defaults.AUDIENCE_TEMPLATE.format(
+            name=name, location=location, project=project
+        )
+    check_non_empty("audience", audience)
+    timeout = service_kwargs.get("timeout_seconds", defaults.TIMEOUT_SECONDS)
+    check_number("dispatch_deadline_seconds", dispatch_deadline_seconds, minimum=15,
+                 maximum=1800, integer=True)
+    if (not is_token(timeout) and not is_token(dispatch_deadline_seconds)
+            and isinstance(timeout, (int, float))
+            and dispatch_deadline_seconds > timeout):
+        raise ConfigurationError(
+            "dispatch_deadline_seconds",
+            f"at most the service's timeout_seconds ({timeout})",
+            dispatch_deadline_seconds,
+        )
+    account_id = invoker_account_id or _invoker_account_id_for(name)
+    check_string("invoker_account_id", account_id, pattern=ACCOUNT_ID,
+                 allowed=ACCOUNT_ID_TEXT)
+
+    user_env = service_kwargs.pop("env", None)
+    if user_env is None:
+        user_env = {}
+    if not isinstance(user_env, Mapping):
+        raise ConfigurationError("service_options['env']",
+                                 "a mapping of variable names to values", user_env)
+    user_env = dict(user_env)
+    for key in (defaults.WORKER_AUDIENCE_ENV, defaults.WORKER_INVOKER_EMAIL_ENV):
+        if key in user_env:
+            raise ConfigurationError(
+                f"service_options['env'][{key!r}]",
+                "left unset (the pattern sets it from the invoker and audience)",
+                user_env[key],
+            )
+    service_kwargs.setdefault("image", image)
+    queue_name = queue_name or name
+    check_worker_service_arguments(name=name, location=location, env=user_env,
+                                   custom_audiences=[audience], **service_kwargs)
+    check_task_queue_arguments(name=queue_name, location=location, **queue_kwargs)
+    return _Plan(
+        audience=audience, dispatch_deadline_seconds=dispatch_deadline_seconds,
+        task_path=task_path, queue_name=queue_name, invoker_account_id=account_id,
+        enqueuers=enqueuers, user_env=user_env, service_kwargs=service_kwargs,
+        queue_kwargs=queue_kwargs,
+    )
 
 
 def _invoker_account_id_for(name: str) -> str:

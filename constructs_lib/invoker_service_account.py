@@ -13,7 +13,15 @@ from cdktf_cdktf_provider_google.service_account_iam_member import (  # noqa: E4
     ServiceAccountIamMember,
 )
 
-from .validation import ACCOUNT_ID, ACCOUNT_ID_TEXT, check_member, check_non_empty, check_string  # noqa: E402
+from .validation import (  # noqa: E402
+    ACCOUNT_ID,
+    ACCOUNT_ID_TEXT,
+    check_member,
+    check_non_empty,
+    check_optional_project,
+    check_optional_text,
+    check_string,
+)
 
 ACT_AS_ROLE = "roles/iam.serviceAccountUser"
 
@@ -44,6 +52,8 @@ class InvokerServiceAccount(Construct):
         check_string("account_id", account_id, pattern=ACCOUNT_ID, allowed=ACCOUNT_ID_TEXT)
         if display_name is not None:
             check_non_empty("display_name", display_name)
+        check_optional_text("description", description)
+        check_optional_project("project", project)
         super().__init__(scope, id_)
         self.resource = ServiceAccount(
             self,

@@ -35,6 +35,7 @@ from .validation import (  # noqa: E402
     check_member,
     check_non_empty,
     check_number,
+    check_optional_project,
     check_string,
     is_token,
     keyword_arguments,
@@ -91,6 +92,7 @@ class TaskQueue(Construct):
         :param routing: queue-level routing override. Default: none (tasks name their URL).
         :param project: project. Default: the provider's project.
         """
+        check_optional_project("project", project)
         _validate(
             name=name, location=location, max_dispatches_per_second=max_dispatches_per_second,
             max_concurrent_dispatches=max_concurrent_dispatches, max_attempts=max_attempts,
@@ -154,7 +156,9 @@ class TaskQueue(Construct):
 
 def check_task_queue_arguments(**kwargs: Any) -> None:
     """Validate :class:`TaskQueue` keywords without declaring anything (defaults filled in)."""
-    _validate(**keyword_arguments(TaskQueue.__init__, kwargs, skip=("project",)))
+    arguments = keyword_arguments(TaskQueue.__init__, kwargs)
+    check_optional_project("project", arguments.pop("project"))
+    _validate(**arguments)
 
 
 def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispatches,

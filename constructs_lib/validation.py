@@ -131,8 +131,8 @@ def check_choice(parameter: str, value: Any, choices: Iterable[str]) -> None:
     if is_token(value):
         return
     options = tuple(choices)
-    if value not in options:
-        raise ConfigurationError(parameter, "one of " + ", ".join(options), value)
+    if not isinstance(value, str) or value not in options:
+        raise ConfigurationError(parameter, "one of " + ", ".join(map(repr, options)), value)
 
 
 def check_bool(parameter: str, value: Any) -> None:
@@ -201,7 +201,9 @@ def check_member(parameter: str, member: Any) -> None:
     if not isinstance(member, str) or member != member.strip():
         raise ConfigurationError(parameter, MEMBER_TEXT, member)
     prefix, _, rest = member.partition(":")
-    if f"{prefix}:" not in MEMBER_PREFIXES or not rest.strip() or any(c.isspace() for c in rest):
+    # Principals are ASCII (e-mails, domains in punycode, principal:// URIs): no white
+    # space, no invisible or look-alike characters.
+    if f"{prefix}:" not in MEMBER_PREFIXES or re.fullmatch(r"[!-~]+", rest) is None:
         raise ConfigurationError(parameter, MEMBER_TEXT, member)
     if prefix in ("serviceAccount", "user", "group") and "@" not in rest:
         raise ConfigurationError(parameter, MEMBER_TEXT, member)
@@ -216,6 +218,28 @@ def check_members(parameter: str, members: Any) -> tuple[str, ...]:
     items = tuple(members)
     for index, member in enumerate(items):
         check_member(f"{parameter}[{index}]", member)
+    return items
+
+
+def check_optional_project(parameter: str, value: Any) -> None:
+    """None (the provider's project) or a project id."""
+    if value is not None:
+        check_string(parameter, value, pattern=PROJECT_ID, allowed=PROJECT_ID_TEXT)
+
+
+def check_optional_text(parameter: str, value: Any) -> None:
+    """None or a string (free text such as a description)."""
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(parameter, "a string", value)
+
+
+def check_strings(parameter: str, values: Any) -> tuple[str, ...]:
+    """A sequence (not a bare string) of non-empty strings; returned as a tuple."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ConfigurationError(parameter, "a list of strings", values)
+    items = tuple(values)
+    for index, item in enumerate(items):
+        check_non_empty(f"{parameter}[{index}]", item)
     return items
 
 

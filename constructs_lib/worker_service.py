@@ -43,8 +43,10 @@ from .validation import (  # noqa: E402
     check_member,
     check_non_empty,
     check_number,
+    check_optional_project,
     check_string,
     check_string_map,
+    check_strings,
     is_token,
     keyword_arguments,
 )
@@ -116,9 +118,10 @@ class WorkerService(Construct):
         :param container_port: port the container listens on ($PORT). Default: 8080.
         :param project: project. Default: the provider's project.
         """
-        env = dict(env or {})
-        labels = dict(labels or {})
-        audiences = tuple(custom_audiences)
+        check_optional_project("project", project)
+        env = dict(env) if isinstance(env, Mapping) else ({} if env is None else env)
+        labels = dict(labels) if isinstance(labels, Mapping) else ({} if labels is None else labels)
+        audiences = check_strings("custom_audiences", custom_audiences)
         _validate(
             name=name, location=location, image=image, timeout_seconds=timeout_seconds,
             min_instance_count=min_instance_count, max_instance_count=max_instance_count,
@@ -219,11 +222,15 @@ class WorkerService(Construct):
 def check_worker_service_arguments(**kwargs: Any) -> None:
     """Validate :class:`WorkerService` keywords without declaring anything (defaults
     filled in), so a composing construct can fail before its first resource."""
-    arguments = keyword_arguments(WorkerService.__init__, kwargs, skip=("project",))
+    arguments = keyword_arguments(WorkerService.__init__, kwargs)
+    check_optional_project("project", arguments.pop("project"))
     runtime_account_id = arguments.pop("runtime_account_id")
-    arguments["env"] = dict(arguments["env"] or {})
-    arguments["labels"] = dict(arguments["labels"] or {})
-    arguments["custom_audiences"] = tuple(arguments["custom_audiences"])
+    for mapping in ("env", "labels"):
+        value = arguments[mapping]
+        arguments[mapping] = dict(value) if isinstance(value, Mapping) else (
+            {} if value is None else value)
+    arguments["custom_audiences"] = check_strings("custom_audiences",
+                                                  arguments["custom_audiences"])
     _validate(**arguments)
     if arguments["service_account_email"] is None:
         check_string("runtime_account_id",
@@ -274,6 +281,4 @@ def _validate(*, name, location, image, timeout_seconds, min_instance_count,
                 "a dedicated service account, not the default compute account",
                 service_account_email,
             )
-    for index, audience in enumerate(custom_audiences):
-        check_non_empty(f"custom_audiences[{index}]", audience)
     check_number("container_port", container_port, minimum=1, maximum=65535, integer=True)

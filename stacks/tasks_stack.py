@@ -8,6 +8,7 @@ from constructs import Construct
 import constructs_lib  # noqa: F401 - installs the lazy provider loading first
 from cdktf_cdktf_provider_google.provider import GoogleProvider
 from constructs_lib import CloudTasksToCloudRun
+from constructs_lib.cloud_tasks_to_cloud_run import check_pattern_arguments
 
 from .deploy_settings import DeploySettings
 from .settings import EnvironmentSettings
@@ -26,6 +27,19 @@ class TasksStack(TerraformStack):
 
     def __init__(self, scope: Construct, env: EnvironmentSettings,
                  deploy: DeploySettings) -> None:
+        pattern_arguments = {
+            "project": deploy.project,
+            "name": env.service_name,
+            "location": deploy.region,
+            "image": deploy.image,
+            "queue_name": env.queue_name,
+            "dispatch_deadline_seconds": env.dispatch_deadline_seconds,
+            "enqueuers": [*env.enqueuers, *deploy.extra_enqueuers],
+            "service_options": env.service_options(),
+            "queue_options": env.queue_options(),
+        }
+        # Bad settings fail here, before the stack or any of its parts exists.
+        check_pattern_arguments(**pattern_arguments)
         super().__init__(scope, env.name)
         GoogleProvider(self, "google", project=deploy.project, region=deploy.region)
         if deploy.state_bucket:
@@ -36,19 +50,7 @@ class TasksStack(TerraformStack):
             # without writing this machine's absolute path into the synthesized JSON.
             LocalBackend(self, path=f"../../../terraform.{env.name}.tfstate")
 
-        self.tasks = CloudTasksToCloudRun(
-            self,
-            "tasks",
-            project=deploy.project,
-            name=env.service_name,
-            location=deploy.region,
-            image=deploy.image,
-            queue_name=env.queue_name,
-            dispatch_deadline_seconds=env.dispatch_deadline_seconds,
-            enqueuers=[*env.enqueuers, *deploy.extra_enqueuers],
-            service_options=env.service_options(),
-            queue_options=env.queue_options(),
-        )
+        self.tasks = CloudTasksToCloudRun(self, "tasks", **pattern_arguments)
         values = {
             "service_url": self.tasks.service_url,
             "audience": self.tasks.audience,

@@ -1,0 +1,1 @@
+"""Reliability and security evidence: bad input, policy, faults and load, with figures (python -m reliability)."""

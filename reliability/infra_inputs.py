@@ -1,0 +1,397 @@
+"""Bad input for the infrastructure, as data: every case must be refused at construction
+with a :class:`~constructs_lib.ConfigurationError` naming the parameter, before any synth
+output exists; every boundary value must be accepted.
+
+Targets: the four constructs, an environment table (``stacks/environments.toml`` shape)
+and the deploy settings read from environment variables. ``tests/infra/test_validation.py``
+runs these tables case by case; ``python -m reliability`` counts them for the report.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cdktf
+
+import constructs_lib  # noqa: F401 - lazy provider loading first
+from cdktf_cdktf_provider_google.provider import GoogleProvider
+from constructs_lib import (
+    CloudTasksToCloudRun,
+    ConfigurationError,
+    InvokerServiceAccount,
+    QueueRouting,
+    TaskQueue,
+    WorkerService,
+)
+from stacks.deploy_settings import DeploySettings
+from stacks.settings import parse_environments
+from stacks.tasks_stack import TasksStack
+
+PROJECT = "example-project"
+_DEPLOY = DeploySettings(project=PROJECT)
+
+
+def _number_token() -> float:
+    return cdktf.Token.as_number(cdktf.Fn.tonumber("5"))
+
+
+def _text_token() -> str:
+    return cdktf.Fn.lower("WORKER")
+
+
+class Lazy:
+    """A value made when the case runs (tokens need a live jsii kernel)."""
+
+    def __init__(self, make: Callable[[], Any], label: str) -> None:
+        self.make, self.label = make, label
+
+    def __repr__(self) -> str:
+        return self.label
+
+
+NUMBER_TOKEN = Lazy(_number_token, "<number token>")
+TEXT_TOKEN = Lazy(_text_token, "<string token>")
+PUBLIC_GLUED_TO_TOKEN = Lazy(lambda: cdktf.Fn.lower("") + "allUsers", "<token>+'allUsers'")
+
+
+def _realize(value: Any) -> Any:
+    if isinstance(value, Lazy):
+        return value.make()
+    if isinstance(value, Mapping):
+        return {k: _realize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_realize(v) for v in value]
+    return value
+
+
+def _environment(stack_scope: cdktf.App, table: Mapping[str, Any]) -> None:
+    environments = parse_environments({"dev": {"service_name": "w1", **table}})
+    TasksStack(stack_scope, environments["dev"], _DEPLOY)
+
+
+def _deploy(stack_scope: cdktf.App, environ: Mapping[str, str]) -> None:
+    environments = parse_environments({"dev": {"service_name": "w1"}})
+    TasksStack(stack_scope, environments["dev"],
+               DeploySettings.from_environ({"GOOGLE_CLOUD_PROJECT": PROJECT, **environ}))
+
+
+def _in_stack(build: Callable[..., Any]) -> Callable[[cdktf.App, Mapping[str, Any]], None]:
+    def make(app: cdktf.App, kwargs: Mapping[str, Any]) -> None:
+        stack = cdktf.TerraformStack(app, "user")
+        GoogleProvider(stack, "google", project=PROJECT)
+        build(stack, **kwargs)
+    return make
+
+
+TARGETS: dict[str, Callable[[cdktf.App, Mapping[str, Any]], None]] = {
+    "service": _in_stack(lambda s, **kw: WorkerService(s, "c", **{"name": "w1", **kw})),
+    "queue": _in_stack(lambda s, **kw: TaskQueue(s, "c", **{"name": "q1", **kw})),
+    "invoker": _in_stack(
+        lambda s, **kw: InvokerServiceAccount(s, "c", **{"account_id": "invoker", **kw})),
+    "pattern": _in_stack(lambda s, **kw: CloudTasksToCloudRun(
+        s, "c", **{"project": PROJECT, "name": "w1", **kw})),
+    "grant": _in_stack(lambda s, member: WorkerService(s, "c", name="w1").grant_invoke(member)),
+    "environment": _environment,
+    "deploy": _deploy,
+}
+
+_ROUTING = {"service_account_email": "inv@example-project.iam.gserviceaccount.com",
+            "audience": "https://aud.example"}
+
+# (target, keywords, parameter the error must name)
+INVALID: list[tuple[str, dict[str, Any], str]] = [
+    # Cloud Run service name
+    ("service", {"name": "Worker"}, "name"),
+    ("service", {"name": "1worker"}, "name"),
+    ("service", {"name": "worker-"}, "name"),
+    ("service", {"name": "w" * 50}, "name"),
+    ("service", {"name": ""}, "name"),
+    ("service", {"name": "wörker"}, "name"),
+    ("service", {"name": " worker"}, "name"),
+    # queue id
+    ("queue", {"name": "jobs_1"}, "name"),
+    ("queue", {"name": "q" * 101}, "name"),
+    ("queue", {"name": ""}, "name"),
+    # service account id
+    ("invoker", {"account_id": "short"}, "account_id"),
+    ("invoker", {"account_id": "a" * 31}, "account_id"),
+    ("invoker", {"account_id": "Invoker-1"}, "account_id"),
+    ("invoker", {"account_id": "invoker-"}, "account_id"),
+    ("invoker", {"account_id": "1nvoker"}, "account_id"),
+    # rates
+    ("queue", {"max_dispatches_per_second": 0}, "max_dispatches_per_second"),
+    ("queue", {"max_dispatches_per_second": 500.1}, "max_dispatches_per_second"),
+    ("queue", {"max_dispatches_per_second": "10"}, "max_dispatches_per_second"),
+    ("queue", {"max_concurrent_dispatches": 0}, "max_concurrent_dispatches"),
+    ("queue", {"max_concurrent_dispatches": 5001}, "max_concurrent_dispatches"),
+    ("queue", {"max_attempts": 0}, "max_attempts"),
+    ("queue", {"max_attempts": -2}, "max_attempts"),
+    ("queue", {"max_attempts": 2.5}, "max_attempts"),
+    ("queue", {"max_attempts": True}, "max_attempts"),
+    # backoffs and retry duration
+    ("queue", {"min_backoff_seconds": -1}, "min_backoff_seconds"),
+    ("queue", {"max_backoff_seconds": -0.5}, "max_backoff_seconds"),
+    ("queue", {"min_backoff_seconds": 10, "max_backoff_seconds": 5}, "min_backoff_seconds"),
+    ("queue", {"max_retry_duration_seconds": -1}, "max_retry_duration_seconds"),
+    ("queue", {"max_doublings": -1}, "max_doublings"),
+    ("queue", {"min_backoff_seconds": float("nan")}, "min_backoff_seconds"),
+    # log sampling
+    ("queue", {"log_sampling_ratio": 1.01}, "log_sampling_ratio"),
+    ("queue", {"log_sampling_ratio": -0.1}, "log_sampling_ratio"),
+    # Cloud Run timeout, concurrency, scaling, resources
+    ("service", {"timeout_seconds": 0}, "timeout_seconds"),
+    ("service", {"timeout_seconds": 3601}, "timeout_seconds"),
+    ("service", {"max_concurrency": 0}, "max_concurrency"),
+    ("service", {"max_concurrency": 1001}, "max_concurrency"),
+    ("service", {"min_instance_count": 3, "max_instance_count": 2}, "min_instance_count"),
+    ("service", {"cpu": "3"}, "cpu"),
+    ("service", {"memory": "512MB"}, "memory"),
+    ("service", {"env": {"1BAD": "x"}}, "env key"),
+    ("service", {"env": {"GOOD": 1}}, "env['GOOD']"),
+    ("service", {"labels": {"Team": "x"}}, "labels key"),
+    ("service", {"deletion_protection": "false"}, "deletion_protection"),
+    ("service", {"image": "  "}, "image"),
+    # ingress
+    ("service", {"ingress": "INGRESS_TRAFFIC_PUBLIC"}, "ingress"),
+    ("service", {"ingress": "internal"}, "ingress"),
+    # runtime account
+    ("service", {"service_account_email":
+                 "123456-compute@developer.gserviceaccount.com"}, "service_account_email"),
+    ("service", {"service_account_email": "not-an-email"}, "service_account_email"),
+    # dispatch deadline
+    ("pattern", {"dispatch_deadline_seconds": 14}, "dispatch_deadline_seconds"),
+    ("pattern", {"dispatch_deadline_seconds": 1801}, "dispatch_deadline_seconds"),
+    ("pattern", {"dispatch_deadline_seconds": 700,
+                 "service_options": {"timeout_seconds": 600}}, "dispatch_deadline_seconds"),
+    # members
+    ("pattern", {"enqueuers": ["allUsers"]}, "enqueuers[0]"),
+    ("pattern", {"enqueuers": ["allAuthenticatedUsers"]}, "enqueuers[0]"),
+    ("pattern", {"enqueuers": ["alice@example.com"]}, "enqueuers[0]"),
+    ("pattern", {"enqueuers": ["user:"]}, "enqueuers[0]"),
+    ("pattern", {"enqueuers": ["serviceAccount:no-at-sign"]}, "enqueuers[0]"),
+    ("pattern", {"enqueuers": ["principal:not-a-uri"]}, "enqueuers[0]"),
+    ("pattern", {"enqueuers": ["user:a@example.com "]}, "enqueuers[0]"),
+    ("pattern", {"enqueuers": "user:a@example.com"}, "enqueuers"),
+    # same location, pattern arguments
+    ("pattern", {"queue_options": {"location": "europe-west1"}}, "queue_options['location']"),
+    ("pattern", {"queue_options": {"max_attempts": 0}}, "max_attempts"),
+    ("pattern", {"queue_options": {"rate": 5}}, "queue_options key"),
+    ("pattern", {"service_options": {"name": "other"}}, "service_options key"),
+    ("pattern", {"project": "My Project"}, "project"),
+    ("pattern", {"name": "w" * 50}, "name"),
+    ("pattern", {"invoker_account_id": "inv"}, "invoker_account_id"),
+    ("service", {"runtime_account_id": "Run"}, "runtime_account_id"),
+    ("pattern", {"audience": ""}, "audience"),
+    ("pattern", {"task_path": "tasks"}, "task_path"),
+    ("pattern", {"queue_level_routing": "yes"}, "queue_level_routing"),
+    # wrong types
+    ("service", {"name": None}, "name"),
+    ("service", {"name": 42}, "name"),
+    ("service", {"timeout_seconds": "600"}, "timeout_seconds"),
+    ("service", {"cpu": 1}, "cpu"),
+    ("service", {"env": ["A=1"]}, "env"),
+    ("service", {"custom_audiences": "https://aud.example"}, "custom_audiences"),
+    ("service", {"custom_audiences": [""]}, "custom_audiences[0]"),
+    ("service", {"project": 123}, "project"),
+    ("service", {"container_port": 0}, "container_port"),
+    ("service", {"min_instance_count": -1}, "min_instance_count"),
+    ("service", {"max_instance_count": 0}, "max_instance_count"),
+    ("queue", {"max_concurrent_dispatches": 10.5}, "max_concurrent_dispatches"),
+    ("queue", {"log_sampling_ratio": math.inf}, "log_sampling_ratio"),
+    ("queue", {"project": "Bad Project"}, "project"),
+    ("queue", {"routing": "worker.run.app"}, "routing"),
+    ("queue", {"routing": QueueRouting(host="w.run.app", path="tasks", **_ROUTING)}, "routing.path"),
+    ("queue", {"routing": QueueRouting(host="w.run.app", service_account_email="nobody",
+                                       audience="a")}, "routing.service_account_email"),
+    ("invoker", {"account_id": None}, "account_id"),
+    ("invoker", {"display_name": ""}, "display_name"),
+    ("invoker", {"description": 7}, "description"),
+    ("pattern", {"dispatch_deadline_seconds": True}, "dispatch_deadline_seconds"),
+    ("pattern", {"enable_apis": "false"}, "enable_apis"),
+    ("pattern", {"service_options": ["timeout_seconds"]}, "service_options"),
+    ("pattern", {"enqueuers": None}, "enqueuers"),
+    # empty strings, white space, unicode
+    ("queue", {"name": " jobs"}, "name"),
+    ("queue", {"name": "jöbs"}, "name"),
+    ("queue", {"location": ""}, "location"),
+    ("service", {"location": "us-central1 "}, "location"),
+    ("service", {"image": ""}, "image"),
+    ("service", {"name": "worker\n"}, "name"),
+    ("invoker", {"account_id": "invöker-1"}, "account_id"),
+    ("invoker", {"account_id": "\tinvoker"}, "account_id"),
+    ("pattern", {"enqueuers": ["user:\u00e4lice@example.com\u200b"]}, "enqueuers[0]"),
+    ("pattern", {"enqueuers": ["user: a@example.com"]}, "enqueuers[0]"),
+    ("pattern", {"audience": " "}, "audience"),
+    ("pattern", {"project": ""}, "project"),
+    ("pattern", {"name": "wörker"}, "name"),
+    # token-valued edge cases
+    ("grant", {"member": PUBLIC_GLUED_TO_TOKEN}, "member"),
+    ("grant", {"member": "allUsers"}, "member"),
+    ("pattern", {"dispatch_deadline_seconds": 10, "service_options": {
+        "timeout_seconds": NUMBER_TOKEN}}, "dispatch_deadline_seconds"),
+    ("queue", {"max_attempts": 0, "max_dispatches_per_second": NUMBER_TOKEN}, "max_attempts"),
+    # environment tables (stacks/environments.toml)
+    ("environment", {"max_atempts": 3}, "[dev] key"),
+    ("environment", {"max_attempts": "3"}, "max_attempts"),
+    ("environment", {"deletion_protection": "false"}, "deletion_protection"),
+    ("environment", {"enqueuers": ["allUsers"]}, "enqueuers[0]"),
+    ("environment", {"enqueuers": "user:a@example.com"}, "[dev] enqueuers"),
+    ("environment", {"queue_name": "tasks_dev"}, "name"),
+    ("environment", {"memory": "1GB"}, "memory"),
+    ("environment", {"labels": {"Env": "dev"}}, "labels key"),
+    ("environment", {"timeout_seconds": 300, "dispatch_deadline_seconds": 600},
+     "dispatch_deadline_seconds"),
+    ("environment", {"max_dispatches_per_second": 0}, "max_dispatches_per_second"),
+    # deploy settings (environment variables)
+    ("deploy", {"GOOGLE_CLOUD_PROJECT": "My Project"}, "GOOGLE_CLOUD_PROJECT"),
+    ("deploy", {"GOOGLE_CLOUD_REGION": "mars"}, "GOOGLE_CLOUD_REGION"),
+    ("deploy", {"TF_STATE_BUCKET": "Bad Bucket"}, "TF_STATE_BUCKET"),
+    ("deploy", {"TF_STATE_PREFIX": "/abs"}, "TF_STATE_PREFIX"),
+    ("deploy", {"TASK_ENQUEUERS": "allAuthenticatedUsers"}, "TASK_ENQUEUERS[0]"),
+    ("deploy", {"TASK_ENQUEUERS": "alice@example.com"}, "TASK_ENQUEUERS[0]"),
+]
+
+# (target, keywords): each must synthesize, policy check included
+VALID: list[tuple[str, dict[str, Any]]] = [
+    ("service", {"name": "w"}),
+    ("service", {"name": "w" * 49}),
+    ("service", {"timeout_seconds": 1}),
+    ("service", {"timeout_seconds": 3600}),
+    ("service", {"max_concurrency": 1}),
+    ("service", {"max_concurrency": 1000}),
+    ("service", {"min_instance_count": 2, "max_instance_count": 2}),
+    ("service", {"ingress": "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"}),
+    ("service", {"ingress": "INGRESS_TRAFFIC_ALL"}),
+    ("queue", {"name": "q" * 100}),
+    ("queue", {"name": "Q-1"}),
+    ("queue", {"max_dispatches_per_second": 500}),
+    ("queue", {"max_dispatches_per_second": 0.001}),
+    ("queue", {"max_concurrent_dispatches": 1}),
+    ("queue", {"max_concurrent_dispatches": 5000}),
+    ("queue", {"max_attempts": -1}),
+    ("queue", {"max_attempts": 1}),
+    ("queue", {"min_backoff_seconds": 0, "max_backoff_seconds": 0}),
+    ("queue", {"min_backoff_seconds": 5, "max_backoff_seconds": 5}),
+    ("queue", {"max_retry_duration_seconds": 0}),
+    ("queue", {"log_sampling_ratio": 0}),
+    ("queue", {"log_sampling_ratio": 1}),
+    ("invoker", {"account_id": "a" * 6}),
+    ("invoker", {"account_id": "a" * 30}),
+    ("pattern", {"dispatch_deadline_seconds": 15}),
+    ("pattern", {"dispatch_deadline_seconds": 1800,
+                 "service_options": {"timeout_seconds": 1800}}),
+    ("pattern", {"dispatch_deadline_seconds": 600, "service_options": {"timeout_seconds": 600}}),
+    ("pattern", {"enqueuers": ["user:a@example.com", "group:g@example.com",
+                               "domain:example.com",
+                               "serviceAccount:s@p.iam.gserviceaccount.com",
+                               "principal://iam.googleapis.com/projects/1/x",
+                               "principalSet://iam.googleapis.com/projects/1/y"]}),
+    ("pattern", {"queue_options": {"location": "us-central1"}}),
+    ("service", {"custom_audiences": ["https://aud.example", "tasks"]}),
+    ("service", {"container_port": 65535, "min_instance_count": 0}),
+    ("service", {"project": "other-project-1"}),
+    ("queue", {"routing": QueueRouting(host="w.run.app", **_ROUTING)}),
+    ("queue", {"max_retry_duration_seconds": 0.5, "max_doublings": 0}),
+    ("invoker", {"description": "signs task tokens", "display_name": "Tasks"}),
+    ("grant", {"member": "principalSet://iam.googleapis.com/projects/1/x"}),
+    ("queue", {"name": TEXT_TOKEN, "max_attempts": NUMBER_TOKEN,
+               "max_dispatches_per_second": NUMBER_TOKEN}),
+    ("service", {"name": TEXT_TOKEN, "timeout_seconds": NUMBER_TOKEN}),
+    ("pattern", {"dispatch_deadline_seconds": NUMBER_TOKEN}),
+    ("pattern", {"service_options": {"timeout_seconds": NUMBER_TOKEN}}),
+    ("environment", {"timeout_seconds": 900, "dispatch_deadline_seconds": 900}),
+    ("environment", {"enqueuers": ["group:ops@example.com"], "labels": {"env": "dev"}}),
+    ("deploy", {"GOOGLE_CLOUD_REGION": "europe-west1", "TF_STATE_BUCKET": "my-state.bucket_1",
+                "TASK_ENQUEUERS": "user:a@example.com, group:g@example.com"}),
+]
+
+
+def case_id(index: int, case: tuple) -> str:
+    return f"{case[0]}-{case[2] if len(case) > 2 else 'ok'}-{index}"
+
+
+@dataclass
+class CaseOutcome:
+    ok: bool
+    detail: str
+
+
+def run_invalid(target: str, kwargs: Mapping[str, Any], parameter: str,
+                outdir: Path) -> CaseOutcome:
+    """Build the case in a fresh App writing to ``outdir``; it must raise the error."""
+    app = cdktf.App(outdir=str(outdir))
+    try:
+        TARGETS[target](app, _realize(kwargs))
+    except ConfigurationError as error:
+        written = list(outdir.glob("stacks/*/cdk.tf.json"))
+        if error.parameter != parameter:
+            return CaseOutcome(False, f"named {error.parameter!r}, expected {parameter!r}")
+        if not str(error).startswith(f"{parameter} must be ") or " was given" not in str(error):
+            return CaseOutcome(False, f"message shape: {error}")
+        if written:
+            return CaseOutcome(False, f"synth output written: {written}")
+        leftovers = [p for p in _declared(app)
+                     if not p.startswith(_BUILT_BEFORE_THE_CALL.get(target, "\0"))]
+        if leftovers:
+            return CaseOutcome(False, f"half-created: {leftovers}")
+        if target == "grant" and app.node.try_find_child("user").node.find_child("c") \
+                .node.try_find_child("invoker-0") is not None:
+            return CaseOutcome(False, "half-created: the refused grant was declared")
+        return CaseOutcome(True, str(error))
+    except Exception as error:  # noqa: BLE001 - a jsii/typeguard/Terraform error is the failure
+        return CaseOutcome(False, f"{type(error).__name__} instead of ConfigurationError: {error}")
+    return CaseOutcome(False, "accepted")
+
+
+# The grant cases declare a valid service first; only the grant itself must not appear.
+_BUILT_BEFORE_THE_CALL = {"grant": "user/c"}
+
+
+def _declared(app: cdktf.App) -> list[str]:
+    """Paths of constructs left in ``app`` beyond a user stack's own provider."""
+    paths = [c.node.path for c in app.node.find_all() if c is not app]
+    return [p for p in paths if p not in ("user", "user/google")]
+
+
+def run_valid(target: str, kwargs: Mapping[str, Any], outdir: Path) -> CaseOutcome:
+    """Build and synthesize (validations on); a stack file must be written."""
+    app = cdktf.App(outdir=str(outdir))
+    try:
+        TARGETS[target](app, _realize(kwargs))
+        app.synth()
+    except Exception as error:  # noqa: BLE001 - any refusal of a valid value is the failure
+        return CaseOutcome(False, f"{type(error).__name__}: {error}")
+    written = list(outdir.glob("stacks/*/cdk.tf.json"))
+    return CaseOutcome(bool(written), f"{len(written)} stack file(s)")
+
+
+@dataclass
+class InfraInputsResult:
+    invalid: int
+    rejected: int
+    valid: int
+    accepted: int
+    failures: list[str]
+
+
+def run_all() -> InfraInputsResult:
+    failures: list[str] = []
+    rejected = accepted = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, (target, kwargs, parameter) in enumerate(INVALID):
+            outcome = run_invalid(target, kwargs, parameter, Path(tmp) / f"i{index}")
+            rejected += outcome.ok
+            if not outcome.ok:
+                failures.append(f"invalid {case_id(index, (target, kwargs, parameter))}: "
+                                f"{outcome.detail}")
+        for index, (target, kwargs) in enumerate(VALID):
+            outcome = run_valid(target, kwargs, Path(tmp) / f"v{index}")
+            accepted += outcome.ok
+            if not outcome.ok:
+                failures.append(f"valid {case_id(index, (target, kwargs))}: {outcome.detail}")
+    return InfraInputsResult(len(INVALID), rejected, len(VALID), accepted, failures)
