@@ -166,12 +166,14 @@ def serve(host: str, port: int, queues: Sequence[str], *, dedup_task_names: bool
             self._seen_lock = threading.Lock()
 
         def create_task(self, queue, task):  # noqa: ANN001, ANN201
-            if task.name:
-                with self._seen_lock:
-                    if task.name in self._seen:
-                        raise AlreadyExists(f"Requested entity already exists: {task.name}")
-                    self._seen.add(task.name)
-            return super().create_task(queue, task)
+            if not task.name:
+                return super().create_task(queue, task)
+            with self._seen_lock:
+                if task.name in self._seen:
+                    raise AlreadyExists(f"Requested entity already exists: {task.name}")
+                created = super().create_task(queue, task)  # may fail (no such queue): name stays free
+                self._seen.add(task.name)
+            return created
 
     state_cls = DedupQueueState if dedup_task_names else emu.QueueState
     state = state_cls(emu.DEFAULT_TARGET_HOST, emu.DEFAULT_TARGET_PORT, max_retries)
