@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
+from google.api_core import timeout as gtimeout
 from google.cloud import tasks_v2
 from tqdm import tqdm
 
@@ -112,6 +113,10 @@ class TaskEnqueuer:
         self.outputs = outputs
         self.retry = retry if retry is not None else default_retry()
         self.timeout = timeout
+        # A plain number would be a deadline from the first attempt (api_core's
+        # TimeToDeadlineTimeout): later attempts would get only what is left. Each attempt
+        # gets the full timeout; the retry policy's own timeout bounds the total.
+        self._attempt_timeout = gtimeout.ConstantTimeout(timeout)
         self.hash_task_ids = hash_task_ids
         self._emulator = emulator
         self._client = client
@@ -221,7 +226,8 @@ class TaskEnqueuer:
     def _create(self, task: tasks_v2.Task, index: int = 0) -> EnqueueResult:
         request = tasks_v2.CreateTaskRequest(parent=self.outputs.queue_path, task=task)
         try:
-            created = self.client.create_task(request=request, retry=self.retry, timeout=self.timeout)
+            created = self.client.create_task(request=request, retry=self.retry,
+                                              timeout=self._attempt_timeout)
         except gexc.AlreadyExists:
             return EnqueueResult(DUPLICATE, task.name, index)
         return EnqueueResult(CREATED, created.name, index)

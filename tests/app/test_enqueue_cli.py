@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import os
 import subprocess
 import sys
@@ -174,7 +175,12 @@ def test_create_gets_explicit_retry_and_timeout(outputs, capsys):
     assert code == 0 and json.loads(out)["status"] == "created"
     ((request, retry, timeout),) = client.calls
     assert request.parent == GOOD["queue_path"]
-    assert timeout == 3 and retry.timeout == 7
+    assert retry.timeout == 7
+    # every attempt gets the full 3 s (a bare number would shrink towards a shared deadline)
+    attempt = timeout(lambda **kwargs: kwargs["timeout"])
+    assert attempt() == 3
+    time.sleep(0.05)
+    assert attempt() == 3
 
 
 def test_count_with_task_id_numbers_the_ids(outputs, capsys):
