@@ -13,6 +13,7 @@ from cdktf_cdktf_provider_google.service_account_iam_member import (  # noqa: E4
     ServiceAccountIamMember,
 )
 
+from .policy import PolicyCheck  # noqa: E402
 from .validation import (  # noqa: E402
     ACCOUNT_ID,
     ACCOUNT_ID_TEXT,
@@ -64,6 +65,7 @@ class InvokerServiceAccount(Construct):
             project=project,
         )
         self._act_as: dict[str, ServiceAccountIamMember] = {}
+        PolicyCheck.apply_to(self)  # every stack using the library is checked at synth
 
     @property
     def email(self) -> str:

@@ -5,7 +5,10 @@ Terraform JSON (after ``add_override`` and hand-written resources) and fails the
 before any file is written, when it finds
 
 * a public member (``allUsers`` / ``allAuthenticatedUsers``) in any IAM resource;
-* ``roles/run.invoker`` granted at project level (it lets the member call every service);
+* ``roles/run.invoker`` granted at project, folder or organization level (it lets the
+  member call every service);
+* a public member in a ``data.google_iam_policy`` document (how ``_iam_policy`` resources
+  are usually written);
 * a Cloud Run service on the default compute account (or with no account, which means the
   same), or with the invoker IAM check disabled (which makes it public).
 
@@ -16,6 +19,7 @@ The pure function :func:`find_violations` does the work, so it can also run on a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -31,16 +35,26 @@ PROJECT_IAM_TYPES = (
     "google_project_iam_member",
     "google_project_iam_binding",
     "google_project_iam_policy",
+    "google_folder_iam_member",
+    "google_folder_iam_binding",
+    "google_folder_iam_policy",
+    "google_organization_iam_member",
+    "google_organization_iam_binding",
+    "google_organization_iam_policy",
 )
 
 
 def find_violations(terraform: Mapping[str, Any]) -> list[str]:
     """Every policy violation in a synthesized stack (``cdk.tf.json`` as a dict)."""
+    policies = _data_policies(terraform)
     problems: list[str] = []
+    for name, bindings in sorted(policies.items()):
+        for role, member in _public_grants(bindings):
+            problems.append(_public_message(f"data.google_iam_policy.{name}", role, member))
     for resource_type, name, config in _resources(terraform):
         where = f"{resource_type}.{name}"
         if "_iam_" in resource_type:
-            problems.extend(_iam_violations(where, resource_type, config))
+            problems.extend(_iam_violations(where, resource_type, config, policies))
         if resource_type == "google_cloud_run_v2_service":
             problems.extend(_service_violations(where, config))
     return problems
@@ -52,51 +66,76 @@ def _resources(terraform: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping
             yield resource_type, name, config or {}
 
 
-def _iam_violations(where: str, resource_type: str, config: Mapping[str, Any]) -> list[str]:
-    problems = []
+Binding = tuple[Any, list[Any]]  # (role, members)
+
+
+def _data_policies(terraform: Mapping[str, Any]) -> dict[str, list[Binding]]:
+    """``data.google_iam_policy`` documents: the usual way to write an ``_iam_policy``."""
+    found = {}
+    for name, config in ((terraform.get("data") or {}).get("google_iam_policy") or {}).items():
+        blocks = (config or {}).get("binding") or []
+        blocks = [blocks] if isinstance(blocks, Mapping) else blocks
+        found[name] = [(b.get("role"), list(b.get("members") or [])) for b in blocks]
+    return found
+
+
+_DATA_POLICY_REF = re.compile(r"^\$\{data\.google_iam_policy\.([^.}]+)\.policy_data\}$")
+
+
+def _bindings(config: Mapping[str, Any], policies: Mapping[str, list[Binding]]) -> list[Binding]:
+    """(role, members) pairs a resource grants: member/members, or its policy document."""
+    bindings: list[Binding] = []
     members = list(config.get("members") or [])
     if config.get("member") is not None:
         members.append(config["member"])
+    if members or config.get("role") is not None:
+        bindings.append((config.get("role"), members))
     policy = config.get("policy_data")
     if isinstance(policy, str):
-        members.extend(_policy_members(policy))
-    for member in members:
-        if isinstance(member, str) and member.strip() in PUBLIC_MEMBERS:
-            problems.append(
-                f"{where} grants {config.get('role', 'a role')} to the public member "
-                f"{member.strip()!r}: only named principals may be granted access"
-            )
-    roles = [config.get("role")]
-    if isinstance(policy, str):
-        roles.extend(_policy_roles(policy))
-    if resource_type in PROJECT_IAM_TYPES and RUN_INVOKER_ROLE in roles:
+        reference = _DATA_POLICY_REF.match(policy.strip())
+        if reference:
+            bindings.extend(policies.get(reference.group(1), []))
+        else:
+            bindings.extend(_literal_policy(policy))
+    return bindings
+
+
+def _literal_policy(policy: str) -> list[Binding]:
+    try:
+        document = json.loads(policy)
+        return [(b.get("role"), list(b.get("members") or []))
+                for b in (document.get("bindings") or [])]
+    except (ValueError, AttributeError):
+        # Not JSON we can read (an expression): still, no public member or invoker role
+        # may be smuggled through it.
+        members = [p for p in PUBLIC_MEMBERS if f'"{p}"' in policy]
+        role = RUN_INVOKER_ROLE if RUN_INVOKER_ROLE in policy else None
+        return [(role, members)] if members or role else []
+
+
+def _public_grants(bindings: list[Binding]) -> Iterator[tuple[Any, str]]:
+    for role, members in bindings:
+        for member in members:
+            if isinstance(member, str) and member.strip() in PUBLIC_MEMBERS:
+                yield role, member.strip()
+
+
+def _public_message(where: str, role: Any, member: str) -> str:
+    return (f"{where} grants {role or 'a role'} to the public member {member!r}: only "
+            "named principals may be granted access")
+
+
+def _iam_violations(where: str, resource_type: str, config: Mapping[str, Any],
+                    policies: Mapping[str, list[Binding]]) -> list[str]:
+    bindings = _bindings(config, policies)
+    problems = [_public_message(where, role, member) for role, member in _public_grants(bindings)]
+    if resource_type in PROJECT_IAM_TYPES and any(r == RUN_INVOKER_ROLE for r, _ in bindings):
         problems.append(
             f"{where} grants {RUN_INVOKER_ROLE} at project level, which lets the member "
             "call every Cloud Run service in the project: grant it on one service "
             "(WorkerService.grant_invoke)"
         )
     return problems
-
-
-def _policy_bindings(policy: str) -> list[Mapping[str, Any]]:
-    try:
-        return list(json.loads(policy).get("bindings") or [])
-    except (ValueError, AttributeError):
-        return []  # an unresolved reference: judged where it is defined
-
-
-def _policy_members(policy: str) -> list[str]:
-    members = [m for b in _policy_bindings(policy) for m in (b.get("members") or [])]
-    # A policy we cannot parse still must not smuggle a public member through.
-    members.extend(p for p in PUBLIC_MEMBERS if f'"{p}"' in policy and p not in members)
-    return members
-
-
-def _policy_roles(policy: str) -> list[str]:
-    roles = [b.get("role") for b in _policy_bindings(policy)]
-    if RUN_INVOKER_ROLE in policy and RUN_INVOKER_ROLE not in roles:
-        roles.append(RUN_INVOKER_ROLE)
-    return roles
 
 
 def _service_violations(where: str, config: Mapping[str, Any]) -> list[str]:

@@ -25,6 +25,7 @@ from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import (  # noqa: 
     CloudTasksQueueIamMember,
 )
 
+from .policy import PolicyCheck  # noqa: E402
 from .validation import (  # noqa: E402
     LOCATION,
     LOCATION_TEXT,
@@ -126,6 +127,7 @@ class TaskQueue(Construct):
             http_target=_http_target(routing) if routing else None,
         )
         self._enqueuers: dict[str, CloudTasksQueueIamMember] = {}
+        PolicyCheck.apply_to(self)  # every stack using the library is checked at synth
 
     @property
     def name(self) -> str:

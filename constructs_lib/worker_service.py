@@ -25,6 +25,7 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (  # noq
 )
 from cdktf_cdktf_provider_google.service_account import ServiceAccount  # noqa: E402
 
+from .policy import PolicyCheck  # noqa: E402
 from .validation import (  # noqa: E402
     ACCOUNT_ID,
     ACCOUNT_ID_TEXT,
@@ -186,6 +187,7 @@ class WorkerService(Construct):
             ),
         )
         self._invokers: dict[str, CloudRunV2ServiceIamMember] = {}
+        PolicyCheck.apply_to(self)  # every stack using the library is checked at synth
 
     @property
     def name(self) -> str:

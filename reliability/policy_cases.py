@@ -23,10 +23,18 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
 from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_binding import (
     CloudTasksQueueIamBinding,
 )
+from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_policy import (
+    CloudRunV2ServiceIamPolicy,
+)
+from cdktf_cdktf_provider_google.data_google_iam_policy import (
+    DataGoogleIamPolicy,
+    DataGoogleIamPolicyBinding,
+)
 from cdktf_cdktf_provider_google.project_iam_binding import ProjectIamBinding
 from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
+from cdktf_cdktf_provider_google.project_iam_policy import ProjectIamPolicy
 from cdktf_cdktf_provider_google.provider import GoogleProvider
-from constructs_lib import CloudTasksToCloudRun
+from constructs_lib import CloudTasksToCloudRun, WorkerService
 
 PROJECT = "example-project"
 CALLER = "serviceAccount:caller@example-project.iam.gserviceaccount.com"
@@ -71,6 +79,27 @@ def _project_invoker_role_override(stack, tasks):
     member.add_override("role", "roles/run.invoker")
 
 
+def _policy_document(stack, role: str, members: list[str]) -> DataGoogleIamPolicy:
+    return DataGoogleIamPolicy(stack, "document", binding=[
+        DataGoogleIamPolicyBinding(role=role, members=members)])
+
+
+def _public_invoker_via_policy_document(stack, tasks):
+    document = _policy_document(stack, "roles/run.invoker", ["allUsers"])
+    CloudRunV2ServiceIamPolicy(stack, "hand", name=tasks.service.name, location="us-central1",
+                               policy_data=document.policy_data)
+
+
+def _project_invoker_via_policy_document(stack, tasks):
+    document = _policy_document(stack, "roles/run.invoker", [CALLER])
+    ProjectIamPolicy(stack, "hand", project=PROJECT, policy_data=document.policy_data)
+
+
+def _building_block_on_default_account(stack, worker):
+    worker.resource.add_override(
+        "template.service_account", "123456789012-compute@developer.gserviceaccount.com")
+
+
 def _default_compute_account(stack, tasks):
     tasks.service.resource.add_override(
         "template.service_account", "123456789012-compute@developer.gserviceaccount.com")
@@ -89,6 +118,7 @@ class PolicyCase:
     name: str
     breaker: Breaker
     expected: str  # part of the message the synth must fail with
+    pattern: bool = True  # False: a stack built from WorkerService alone
 
 
 CASES = [
@@ -112,6 +142,13 @@ CASES = [
                "runs as the default compute account"),
     PolicyCase("service account removed", _no_service_account, "no template.service_account"),
     PolicyCase("invoker IAM check disabled", _invoker_check_disabled, "invoker_iam_disabled"),
+    PolicyCase("public invoker through a data.google_iam_policy document",
+               _public_invoker_via_policy_document, "data.google_iam_policy.document"),
+    PolicyCase("project-level run.invoker through a policy document",
+               _project_invoker_via_policy_document, "roles/run.invoker at project level"),
+    PolicyCase("building block alone on the default compute account",
+               _building_block_on_default_account, "runs as the default compute account",
+               pattern=False),
 ]
 
 
@@ -126,8 +163,11 @@ def run_case(case: PolicyCase, outdir: Path) -> PolicyOutcome:
     app = cdktf.App(outdir=str(outdir))
     stack = cdktf.TerraformStack(app, "broken")
     GoogleProvider(stack, "google", project=PROJECT)
-    tasks = CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders")
-    case.breaker(stack, tasks)
+    if case.pattern:
+        built = CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders")
+    else:
+        built = WorkerService(stack, "worker", name="orders")
+    case.breaker(stack, built)
     try:
         app.synth()
     except Exception as error:  # noqa: BLE001 - the validation error is what we want
