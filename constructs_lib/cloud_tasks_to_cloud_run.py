@@ -8,7 +8,9 @@ default lives in :mod:`constructs_lib.defaults`.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,8 @@ from .validation import (  # noqa: E402
     CLOUD_RUN_NAME_TEXT,
     PROJECT_ID,
     PROJECT_ID_TEXT,
+    QUEUE_ID,
+    QUEUE_ID_TEXT,
     ConfigurationError,
     check_bool,
     check_members,
@@ -135,6 +139,7 @@ class CloudTasksToCloudRun(Construct):
                 **plan.user_env,
                 defaults.WORKER_AUDIENCE_ENV: plan.audience,
                 defaults.WORKER_INVOKER_EMAIL_ENV: self.invoker.email,
+                defaults.WORKER_PROJECT_ID_ENV: project,
             },
             **plan.service_kwargs,
         )
@@ -240,17 +245,6 @@ def _plan(*, project, name, location, image, queue_name, invoker_account_id, aud
             name=name, location=location, project=project
         )
     check_non_empty("audience", audience)
-    timeout = service_kwargs.get("timeout_seconds", defaults.TIMEOUT_SECONDS)
-    check_number("dispatch_deadline_seconds", dispatch_deadline_seconds, minimum=15,
-                 maximum=1800, integer=True)
-    if (not is_token(timeout) and not is_token(dispatch_deadline_seconds)
-            and isinstance(timeout, (int, float))
-            and dispatch_deadline_seconds > timeout):
-        raise ConfigurationError(
-            "dispatch_deadline_seconds",
-            f"at most the service's timeout_seconds ({timeout})",
-            dispatch_deadline_seconds,
-        )
     account_id = invoker_account_id or _invoker_account_id_for(name)
     check_string("invoker_account_id", account_id, pattern=ACCOUNT_ID,
                  allowed=ACCOUNT_ID_TEXT)
@@ -262,24 +256,54 @@ def _plan(*, project, name, location, image, queue_name, invoker_account_id, aud
         raise ConfigurationError("service_options['env']",
                                  "a mapping of variable names to values", user_env)
     user_env = dict(user_env)
-    for key in (defaults.WORKER_AUDIENCE_ENV, defaults.WORKER_INVOKER_EMAIL_ENV):
+    for key in (defaults.WORKER_AUDIENCE_ENV, defaults.WORKER_INVOKER_EMAIL_ENV,
+                defaults.WORKER_PROJECT_ID_ENV):
         if key in user_env:
             raise ConfigurationError(
                 f"service_options['env'][{key!r}]",
-                "left unset (the pattern sets it from the invoker and audience)",
+                "left unset (the pattern sets it from the invoker, audience and project)",
                 user_env[key],
             )
     service_kwargs.setdefault("image", image)
+    if queue_name is not None:
+        check_string("queue_name", queue_name, pattern=QUEUE_ID, allowed=QUEUE_ID_TEXT)
     queue_name = queue_name or name
-    check_worker_service_arguments(name=name, location=location, env=user_env,
-                                   custom_audiences=[audience], **service_kwargs)
-    check_task_queue_arguments(name=queue_name, location=location, **queue_kwargs)
+    with _named_as_option("service_options", set(service_options or {})):
+        check_worker_service_arguments(name=name, location=location, env=user_env,
+                                       custom_audiences=[audience], **service_kwargs)
+    with _named_as_option("queue_options", set(queue_options or {})):
+        check_task_queue_arguments(name=queue_name, location=location, **queue_kwargs)
+    timeout = service_kwargs.get("timeout_seconds", defaults.TIMEOUT_SECONDS)
+    check_number("dispatch_deadline_seconds", dispatch_deadline_seconds, minimum=15,
+                 maximum=1800, integer=True)
+    if (not is_token(timeout) and not is_token(dispatch_deadline_seconds)
+            and isinstance(timeout, (int, float))
+            and dispatch_deadline_seconds > timeout):
+        raise ConfigurationError(
+            "dispatch_deadline_seconds",
+            f"at most the service's timeout_seconds ({timeout})",
+            dispatch_deadline_seconds,
+        )
     return _Plan(
         audience=audience, dispatch_deadline_seconds=dispatch_deadline_seconds,
         task_path=task_path, queue_name=queue_name, invoker_account_id=account_id,
         enqueuers=enqueuers, user_env=user_env, service_kwargs=service_kwargs,
         queue_kwargs=queue_kwargs,
     )
+
+
+@contextmanager
+def _named_as_option(option: str, keys: set[str]) -> Iterator[None]:
+    """Re-raise a child construct's error under the name the caller used:
+    ``max_attempts`` passed in ``queue_options`` is reported as ``queue_options['max_attempts']``."""
+    try:
+        yield
+    except ConfigurationError as error:
+        root = re.split(r"[\[. ]", error.parameter, maxsplit=1)[0]
+        if root not in keys:
+            raise
+        raise ConfigurationError(f"{option}[{root!r}]{error.parameter[len(root):]}",
+                                 error.allowed, error.value) from None
 
 
 def _invoker_account_id_for(name: str) -> str:

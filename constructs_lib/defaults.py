@@ -54,3 +54,4 @@ ENABLED_APIS = (
 # Environment variables the sample worker reads to verify task tokens.
 WORKER_AUDIENCE_ENV = "WORKER_AUDIENCE"
 WORKER_INVOKER_EMAIL_ENV = "WORKER_INVOKER_EMAIL"
+WORKER_PROJECT_ID_ENV = "WORKER_PROJECT_ID"  # trace correlation in the worker's logs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from constructs import Construct
@@ -43,6 +44,7 @@ from .validation import (  # noqa: E402
 )
 
 ENQUEUER_ROLE = "roles/cloudtasks.enqueuer"
+MAX_DURATION_SECONDS = 315_576_000_000  # the largest protobuf Duration (10,000 years)
 
 
 @dataclass(frozen=True)
@@ -174,8 +176,10 @@ def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispa
                  maximum=5000, integer=True)
     check_number("max_attempts", max_attempts, minimum=1, integer=True,
                  extra_allowed=(-1,))
-    check_number("min_backoff_seconds", min_backoff_seconds, minimum=0)
-    check_number("max_backoff_seconds", max_backoff_seconds, minimum=0)
+    check_number("min_backoff_seconds", min_backoff_seconds, minimum=0,
+                 maximum=MAX_DURATION_SECONDS)
+    check_number("max_backoff_seconds", max_backoff_seconds, minimum=0,
+                 maximum=MAX_DURATION_SECONDS)
     if (not is_token(min_backoff_seconds) and not is_token(max_backoff_seconds)
             and min_backoff_seconds > max_backoff_seconds):
         raise ConfigurationError(
@@ -184,17 +188,21 @@ def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispa
             min_backoff_seconds,
         )
     check_number("max_doublings", max_doublings, minimum=0, integer=True)
-    check_number("max_retry_duration_seconds", max_retry_duration_seconds, minimum=0)
+    check_number("max_retry_duration_seconds", max_retry_duration_seconds, minimum=0,
+                 maximum=MAX_DURATION_SECONDS)
     check_number("log_sampling_ratio", log_sampling_ratio, minimum=0, maximum=1)
     if routing is not None:
         _check_routing(routing)
 
 
 def _duration(seconds: float) -> str:
-    """Seconds as a protobuf Duration string ("1.5s"); tokens pass through."""
+    """Seconds as a protobuf Duration string ("1.5s", "1000000.5s"), at most nanosecond
+    precision and never in exponent form; tokens pass through."""
     if is_token(seconds):
         return f"{seconds}s"
-    return f"{float(seconds):g}s" if not float(seconds).is_integer() else f"{int(seconds)}s"
+    exact = Decimal(repr(float(seconds))).quantize(Decimal("1e-9"), rounding=ROUND_HALF_EVEN)
+    text = format(exact, "f").rstrip("0").rstrip(".")
+    return f"{text or '0'}s"
 
 
 def _check_routing(routing: QueueRouting) -> None:

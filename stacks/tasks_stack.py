@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from cdktf import GcsBackend, LocalBackend, TerraformOutput, TerraformStack
 from constructs import Construct
 
 import constructs_lib  # noqa: F401 - installs the lazy provider loading first
 from cdktf_cdktf_provider_google.provider import GoogleProvider
-from constructs_lib import CloudTasksToCloudRun
+from constructs_lib import CloudTasksToCloudRun, ConfigurationError
 from constructs_lib.cloud_tasks_to_cloud_run import check_pattern_arguments
 
-from .deploy_settings import DeploySettings
+from .deploy_settings import ENQUEUERS_ENV, IMAGE_ENV, PROJECT_ENV, REGION_ENV, DeploySettings
 from .settings import EnvironmentSettings
 
 OUTPUT_NAMES = (
@@ -20,6 +22,31 @@ OUTPUT_NAMES = (
     "invoker_email",
     "dispatch_deadline_seconds",
 )
+
+
+def _as_setting(error: ConfigurationError, env: EnvironmentSettings) -> ConfigurationError:
+    """The pattern's parameter name turned into the setting the user wrote."""
+    table = f"[{env.name}]"
+    parameter = error.parameter
+    option = re.match(r"(?:service|queue)_options\['([^']+)'\](.*)", parameter)
+    enqueuer = re.match(r"enqueuers\[(\d+)\](.*)", parameter)
+    if option:
+        name = f"{table} {option.group(1)}{option.group(2)}"
+    elif enqueuer:
+        index = int(enqueuer.group(1))
+        name = (f"{table} enqueuers[{index}]" if index < len(env.enqueuers)
+                else f"{ENQUEUERS_ENV}[{index - len(env.enqueuers)}]")
+    else:
+        root = re.split(r"[\[. ]", parameter, maxsplit=1)[0]
+        renamed = {
+            "name": f"{table} service_name", "queue_name": f"{table} queue_name",
+            "dispatch_deadline_seconds": f"{table} dispatch_deadline_seconds",
+            "project": PROJECT_ENV, "location": REGION_ENV, "image": IMAGE_ENV,
+        }.get(root)
+        if renamed is None:
+            return error
+        name = renamed + parameter[len(root):]
+    return ConfigurationError(name, error.allowed, error.value)
 
 
 class TasksStack(TerraformStack):
@@ -38,8 +65,12 @@ class TasksStack(TerraformStack):
             "service_options": env.service_options(),
             "queue_options": env.queue_options(),
         }
-        # Bad settings fail here, before the stack or any of its parts exists.
-        check_pattern_arguments(**pattern_arguments)
+        # Bad settings fail here, before the stack or any of its parts exists, named as
+        # the user wrote them (a key of environments.toml, or an environment variable).
+        try:
+            check_pattern_arguments(**pattern_arguments)
+        except ConfigurationError as error:
+            raise _as_setting(error, env) from None
         super().__init__(scope, env.name)
         GoogleProvider(self, "google", project=deploy.project, region=deploy.region)
         if deploy.state_bucket:

@@ -71,3 +71,10 @@ def test_routing_host_must_be_bare(stack, host):
             host=host, service_account_email="inv@p.iam.gserviceaccount.com",
             audience="https://aud.example"))
     assert resources(synth(stack, validate=False), "google_cloud_tasks_queue") == []
+
+
+@pytest.mark.parametrize(("seconds", "duration"), [
+    (1000000.5, "1000000.5s"), (1e-7, "0.0000001s"), (0.1, "0.1s"), (86400, "86400s")])
+def test_durations_are_protobuf_durations_never_exponents(stack, seconds, duration):
+    TaskQueue(stack, "queue", name="jobs", min_backoff_seconds=0, max_backoff_seconds=seconds)
+    assert one(synth(stack), "google_cloud_tasks_queue")["retry_config"]["max_backoff"] == duration
