@@ -88,7 +88,7 @@ async def authenticate(request: Request, settings: Settings) -> Caller | None:
     if verifier is None:
         return None
     try:
-        return await verifier.authenticate(request.headers.get("authorization"))
+        return await verifier.authenticate(_single_authorization(request))
     except AuthError as exc:
         logger.warning(
             "request rejected: %s",
@@ -103,6 +103,15 @@ async def authenticate(request: Request, settings: Settings) -> Caller | None:
         raise HTTPException(
             503, detail="token cannot be verified right now", headers={"Retry-After": str(settings.retry_after_seconds)}
         ) from None
+
+
+def _single_authorization(request: Request) -> str | None:
+    """The one ``Authorization`` value; two or more are ambiguous (a proxy and this check could
+    read different ones), so they are refused like a malformed header (401)."""
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        raise AuthError(401, "malformed_header", "more than one Authorization header")
+    return values[0] if values else None
 
 
 StoreDep = Annotated[IdempotencyStore, Depends(get_store)]

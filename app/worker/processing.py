@@ -38,6 +38,7 @@ from app.worker.settings import Settings
 logger = logging.getLogger("app.worker.tasks")
 
 MAX_REASON_CHARS = 1000
+MAX_KIND_CHARS = 100
 
 
 @dataclass(slots=True)
@@ -57,7 +58,20 @@ class Outcome:
             doc["result"] = self.result
         if self.reason is not None:
             doc["reason"] = self.reason
-        return orjson.dumps(doc, default=str)
+        try:
+            return orjson.dumps(doc, default=str)
+        except orjson.JSONEncodeError as exc:
+            # A result orjson cannot encode (nested deeper than its 254 levels, non-string keys):
+            # the work is done and recorded, so answer 200 without it. A 500 here would make Cloud
+            # Tasks retry a task that already ran (and then get "duplicate").
+            logger.warning(
+                "task result not JSON-encodable; answered without it: %s",
+                exc,
+                extra={"json_fields": {"task": headers.task_name}},
+            )
+            doc.pop("result", None)
+            doc["result_error"] = f"result not JSON-encodable: {exc}"
+            return orjson.dumps(doc, default=str)
 
 
 class TaskProcessor:
@@ -81,10 +95,14 @@ class TaskProcessor:
         kind = task.get("kind")
         if not isinstance(kind, str) or not kind:
             return self._dead_letter("task has no 'kind' string", body), None
-        context["kind"] = kind
         handler = self.registry.get(kind)
         if handler is None:
-            return self._dead_letter(f"unknown kind {kind[:100]!r}", body), kind
+            # Not a registered kind, so any length: keep its log fields and answer small (a
+            # Cloud Logging entry over 256 KB would be dropped, dead-letter record included).
+            kind = kind[:MAX_KIND_CHARS]
+            context["kind"] = kind
+            return self._dead_letter(f"unknown kind {kind!r}", body), kind
+        context["kind"] = kind
         try:
             payload = handler.parse(task.get("data", {}))
         except ValidationError as exc:
