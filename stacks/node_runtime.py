@@ -8,7 +8,8 @@
 
 Environment: ``CDKTF_NODE_CODE_CACHE=0`` turns the code cache off;
 ``CDKTF_NODE_CODE_CACHE_DIR`` moves it (default ``$XDG_CACHE_HOME`` or ``~/.cache``, then
-``cloud-tasks-cloud-run/v8-code-cache``). ``bench/synth.py`` measures both effects.
+``cloud-tasks-cloud-run/v8-code-cache``; a directory that cannot be written turns the cache
+off, never the synth). ``bench/synth.py`` measures both effects.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def configure(environ: MutableMapping[str, str] | None = None) -> None:
     if not any(o.startswith("--max-semi-space-size") for o in options):
         options.append(SEMI_SPACE_FLAG)
     if environ.get(SWITCH_ENV, "1").strip() not in ("0", "false", "off"):
-        if str(CODE_CACHE_SCRIPT) not in options:
-            options += ["--require", str(CODE_CACHE_SCRIPT)]
-        environ.setdefault("CODE_CACHE_DIR", environ.get(DIR_ENV) or str(default_cache_dir(environ)))
+        script = str(CODE_CACHE_SCRIPT)
+        if script not in " ".join(options):
+            # NODE_OPTIONS takes double quotes around a path with spaces.
+            options += ["--require", f'"{script}"' if any(c.isspace() for c in script) else script]
+        environ[DIR_ENV] = environ.get(DIR_ENV) or str(default_cache_dir(environ))
     environ["NODE_OPTIONS"] = " ".join(options)

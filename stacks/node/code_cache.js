@@ -10,7 +10,8 @@
  *
  * Scope: only files under a jsii-kernel directory; anything else compiles as usual. Any
  * failure (unreadable cache, rejected data, full disk) falls back to the normal compile.
- * Environment: CODE_CACHE_DIR (required, else the hook does nothing), CODE_CACHE_DEBUG=1
+ * Environment: CDKTF_NODE_CODE_CACHE_DIR (required, else the hook does nothing; a directory
+ * that cannot be created or written turns the hook off), CDKTF_NODE_CODE_CACHE_DEBUG=1
  * prints hit/miss counts to stderr at exit.
  */
 const Module = require('module');
@@ -19,9 +20,22 @@ const fs = require('fs');
 const path = require('path');
 const vm = require('vm');
 
-const cacheDir = process.env.CODE_CACHE_DIR;
+const cacheDir = usableDirectory(process.env.CDKTF_NODE_CODE_CACHE_DIR);
 const JSII_KERNEL_DIR = `${path.sep}jsii-kernel-`;
 const stats = { hits: 0, misses: 0, errors: 0 };
+
+function usableDirectory(dir) {
+  if (!dir) {
+    return undefined;
+  }
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.R_OK);
+    return dir;
+  } catch (_) {
+    return undefined; // read-only home, odd mounts: compile as node always does
+  }
+}
 
 function cacheFile(filename) {
   const st = fs.statSync(filename);
@@ -84,7 +98,6 @@ function compileCached(mod, content, filename, file) {
 }
 
 if (cacheDir) {
-  fs.mkdirSync(cacheDir, { recursive: true });
   const originalCompile = Module.prototype._compile;
   Module.prototype._compile = function compile(content, filename) {
     // vm.Script on node 20 cannot serve import(): leave such files to node.
@@ -100,7 +113,7 @@ if (cacheDir) {
     }
     return compileCached(this, content, filename, file);
   };
-  if (process.env.CODE_CACHE_DEBUG === '1') {
+  if (process.env.CDKTF_NODE_CODE_CACHE_DEBUG === '1') {
     process.on('exit', () => {
       fs.writeSync(2, `[code-cache] ${process.pid} hits=${stats.hits} misses=${stats.misses} `
         + `errors=${stats.errors}\n`);

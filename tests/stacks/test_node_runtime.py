@@ -21,29 +21,30 @@ def test_configure_adds_flags_once_and_keeps_the_callers():
     assert options.count("--trace-warnings") == 1
     assert options.count("--max-semi-space-size=1") == 1
     assert options.count(str(node_runtime.CODE_CACHE_SCRIPT)) == 1
-    assert environ["CODE_CACHE_DIR"] == "/home/u/.cache/cloud-tasks-cloud-run/v8-code-cache"
+    assert environ["CDKTF_NODE_CODE_CACHE_DIR"] == (
+        "/home/u/.cache/cloud-tasks-cloud-run/v8-code-cache")
 
 
 def test_callers_own_semi_space_and_cache_dir_win():
     environ = {"NODE_OPTIONS": "--max-semi-space-size=16", "CDKTF_NODE_CODE_CACHE_DIR": "/c"}
     node_runtime.configure(environ)
     assert "--max-semi-space-size=1" not in environ["NODE_OPTIONS"].split()
-    assert environ["CODE_CACHE_DIR"] == "/c"
+    assert environ["CDKTF_NODE_CODE_CACHE_DIR"] == "/c"
 
 
 def test_code_cache_can_be_turned_off():
     environ = {"CDKTF_NODE_CODE_CACHE": "0"}
     node_runtime.configure(environ)
     assert "--require" not in environ["NODE_OPTIONS"]
-    assert "CODE_CACHE_DIR" not in environ
+    assert "CDKTF_NODE_CODE_CACHE_DIR" not in environ
 
 
 def synth(tmp_path: Path, cache: Path, name: str) -> tuple[dict[str, int], dict[str, bytes]]:
     workdir = tmp_path / name
     workdir.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("NODE_OPTIONS", "CODE_CACHE_DIR")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NODE_", "CDKTF_NODE_"))}
     env.update(PYTHONPATH=str(ROOT), GOOGLE_CLOUD_PROJECT="acme-tasks-1",
-               CDKTF_NODE_CODE_CACHE_DIR=str(cache), CODE_CACHE_DEBUG="1")
+               CDKTF_NODE_CODE_CACHE_DIR=str(cache), CDKTF_NODE_CODE_CACHE_DEBUG="1")
     result = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=workdir, env=env,
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
@@ -73,3 +74,11 @@ def test_damaged_cache_entries_are_rejected_and_rewritten(tmp_path):
     counts, files = synth(tmp_path, cache, "damaged")
     assert counts["misses"] == 50 and counts["errors"] == 0
     assert files == expected
+
+
+def test_unusable_cache_directory_never_breaks_the_synth(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    counts, files = synth(tmp_path, blocker / "cache", "blocked")
+    assert counts == {"hits": 0, "misses": 0, "errors": 0}
+    assert set(files) == {"dev", "prod"}

@@ -1,0 +1,154 @@
+"""``python -m reliability`` (``make reliability``): run every reliability and security
+check, long runs included, and write docs/RELIABILITY.md with one table of figures.
+
+Exit status 0 only if every row holds: nothing lost, nothing accepted that should be
+rejected, nothing rejected that is valid. ``--quick`` shortens the long runs (for trying
+the command; the committed report comes from a full run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from reliability.report import Row, render  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "docs" / "RELIABILITY.md"
+
+
+def infra_rows() -> list[Row]:
+    from reliability import infra_inputs, policy_cases
+
+    inputs = infra_inputs.run_all()
+    cases, refused, failures = policy_cases.run_all()
+    return [
+        Row("Bad input, infrastructure: invalid configurations refused at construction "
+            "(ConfigurationError naming the parameter, no synth output, nothing half-declared)",
+            f"{inputs.rejected} / {inputs.invalid}", inputs.rejected == inputs.invalid
+            and inputs.invalid >= 40, "python -m reliability  (reliability/infra_inputs.py)",
+            [f for f in inputs.failures if f.startswith("invalid")]),
+        Row("Bad input, infrastructure: boundary values accepted and synthesized",
+            f"{inputs.accepted} / {inputs.valid}", inputs.accepted == inputs.valid,
+            "same", [f for f in inputs.failures if f.startswith("valid")]),
+        Row("Policy: escape hatches that fail the synth readably, writing no stack file",
+            f"{refused} / {cases}", refused == cases, "reliability/policy_cases.py", failures),
+    ]
+
+
+def checkov_rows(workdir: Path) -> list[Row]:
+    from reliability.checkov_scan import scan
+    from reliability.stack_files import synthesize_bad, synthesize_shipped
+
+    shipped = scan(synthesize_shipped(workdir))
+    bad_path, expected = synthesize_bad(workdir / "bad")
+    (bad,) = scan([bad_path])
+    parse_errors = sum(r.parsing_errors for r in shipped)
+    failures = sum(len(r.failed) for r in shipped)
+    custom_ran = all(r.custom_results > 0 for r in shipped)
+    caught = sorted(set(bad.failed_check_ids) & set(expected))
+    return [
+        Row("checkov (custom CKV_TASKS_* policies) over every shipped stack: parsing errors "
+            "/ failed checks",
+            f"{parse_errors} / {failures} over {len(shipped)} stacks "
+            f"({sum(len(r.passed) for r in shipped)} passed)",
+            parse_errors == 0 and failures == 0 and custom_ran and len(shipped) >= 2,
+            "bash reliability/checkov_setup.sh; python -m reliability.checkov_scan "
+            "cdktf.out/stacks/*/cdk.tf.json", [p for r in shipped for p in r.problems]),
+        Row("checkov on a deliberately bad stack: custom checks that fail it",
+            f"{len(caught)} / {len(expected)} ({len(bad.failed)} failures)",
+            caught == sorted(expected), "reliability/stack_files.py synthesize_bad",
+            [f"not caught: {c}" for c in sorted(set(expected) - set(caught))]),
+    ]
+
+
+def worker_rows() -> list[Row]:
+    from reliability.worker_matrix import run_matrix
+
+    matrix = run_matrix()
+    return [Row(
+        "Bad input, worker: hostile or malformed requests answered as documented "
+        f"({matrix.handler_runs} handler runs not allowed, {matrix.server_errors} 5xx, "
+        f"still serving after {matrix.still_serving})",
+        f"{matrix.rejected_as_documented} / {matrix.cases}", matrix.ok and matrix.cases >= 30,
+        "python -m reliability.worker_matrix", matrix.failures)]
+
+
+def fault_rows(quick: bool) -> list[Row]:
+    from reliability.faults import run_enqueue_faults, run_task_faults
+
+    tasks = run_task_faults(n_tasks=200 if quick else 1000, log=lambda *_: None)
+    enqueue = run_enqueue_faults(n_tasks=200 if quick else 1000, log=lambda *_: None)
+    return [
+        Row("Faults end to end: tasks through emulator and worker, handler failing 30 % of "
+            "attempts (sent / handled / retried / duplicates suppressed / lost / duplicated)",
+            f"{tasks.sent} / {tasks.handled} / {tasks.retried} / "
+            f"{tasks.duplicates_suppressed} / {tasks.lost} / {tasks.duplicated}",
+            tasks.ok and tasks.lost == 0 and tasks.duplicated == 0
+            and tasks.handled == tasks.unique_tasks,
+            "python -m reliability.faults", tasks.problems),
+        Row("Faults, enqueuer: named tasks under injected UNAVAILABLE / DEADLINE_EXCEEDED "
+            "on 30 % of calls (sent / on the queue / faults injected / lost / duplicated)",
+            f"{enqueue.sent} / {enqueue.on_queue} / {enqueue.injected} / {enqueue.lost} / "
+            f"{enqueue.duplicated}",
+            enqueue.ok and enqueue.lost == 0 and enqueue.duplicated == 0
+            and enqueue.on_queue == enqueue.sent,
+            "python -m reliability.faults", enqueue.problems),
+    ]
+
+
+def load_rows(quick: bool) -> list[Row]:
+    from reliability.load import run_load
+
+    result = run_load(rate=500, duration=10 if quick else 60)
+    return [Row(
+        f"Load: worker held at 500 tasks/s for {result.duration:.0f} s, verification on, "
+        f"every request RSA-verified: {result.every_request_verified} (ok / errors; p50, p99)",
+        f"{result.ok} / {result.errors}; p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms",
+        result.kept_up and result.errors == 0, "python -m reliability.load",
+        [result.summary()] if not result.kept_up else [])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter long runs (200 tasks, 10 s of load)")
+    parser.add_argument("--output", type=Path, default=REPORT)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, part in (
+            ("infrastructure input and policy", infra_rows),
+            ("checkov", lambda: checkov_rows(Path(tmp))),
+            ("worker matrix", worker_rows),
+            ("faults", lambda: fault_rows(args.quick)),
+            ("load", lambda: load_rows(args.quick)),
+        ):
+            print(f"reliability: {name} ...", file=sys.stderr, flush=True)
+            part_rows = part()
+            for row in part_rows:
+                print(f"  {'ok  ' if row.ok else 'FAIL'} {row.what}: {row.figure}",
+                      file=sys.stderr, flush=True)
+            rows.extend(part_rows)
+    elapsed = time.perf_counter() - started
+    context = (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+               f"Python {platform.python_version()}, {elapsed:.0f} s"
+               + (", --quick (shortened runs)" if args.quick else ""))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(render(rows, context), encoding="utf-8")
+    print(f"reliability: wrote {args.output} ({sum(r.ok for r in rows)} / {len(rows)} rows hold)",
+          file=sys.stderr)
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
