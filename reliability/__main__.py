@@ -34,13 +34,14 @@ def infra_rows() -> list[Row]:
         Row("Bad input, infrastructure: invalid configurations refused at construction "
             "(ConfigurationError naming the parameter, no synth output, nothing half-declared)",
             f"{inputs.rejected} / {inputs.invalid}", inputs.rejected == inputs.invalid
-            and inputs.invalid >= 40, "python -m reliability  (reliability/infra_inputs.py)",
+            and inputs.invalid >= 40, ".venv/bin/python -m pytest tests/infra/test_validation.py",
             [f for f in inputs.failures if f.startswith("invalid")]),
         Row("Bad input, infrastructure: boundary values accepted and synthesized",
             f"{inputs.accepted} / {inputs.valid}", inputs.accepted == inputs.valid,
-            "same", [f for f in inputs.failures if f.startswith("valid")]),
+            ".venv/bin/python -m pytest tests/infra/test_validation.py",
+            [f for f in inputs.failures if f.startswith("valid")]),
         Row("Policy: escape hatches that fail the synth readably, writing no stack file",
-            f"{refused} / {cases}", refused == cases, "reliability/policy_cases.py", failures),
+            f"{refused} / {cases}", refused == cases, ".venv/bin/python -m pytest tests/infra/test_policy.py", failures),
     ]
 
 
@@ -61,11 +62,11 @@ def checkov_rows(workdir: Path) -> list[Row]:
             f"{parse_errors} / {failures} over {len(shipped)} stacks "
             f"({sum(len(r.passed) for r in shipped)} passed)",
             parse_errors == 0 and failures == 0 and custom_ran and len(shipped) >= 2,
-            "bash reliability/checkov_setup.sh; python -m reliability.checkov_scan "
+            "make synth && .venv/bin/python -m reliability.checkov_scan "
             "cdktf.out/stacks/*/cdk.tf.json", [p for r in shipped for p in r.problems]),
         Row("checkov on a deliberately bad stack: custom checks that fail it",
             f"{len(caught)} / {len(expected)} ({len(bad.failed)} failures)",
-            caught == sorted(expected), "reliability/stack_files.py synthesize_bad",
+            caught == sorted(expected), ".venv/bin/python -m pytest tests/reliability/test_checkov.py",
             [f"not caught: {c}" for c in sorted(set(expected) - set(caught))]),
     ]
 
@@ -79,7 +80,7 @@ def worker_rows() -> list[Row]:
         f"({matrix.handler_runs} handler runs not allowed, {matrix.server_errors} 5xx, "
         f"still serving after {matrix.still_serving})",
         f"{matrix.rejected_as_documented} / {matrix.cases}", matrix.ok and matrix.cases >= 30,
-        "python -m reliability.worker_matrix", matrix.failures)]
+        ".venv/bin/python -m reliability.worker_matrix", matrix.failures)]
 
 
 def fault_rows(quick: bool) -> list[Row]:
@@ -94,14 +95,14 @@ def fault_rows(quick: bool) -> list[Row]:
             f"{tasks.duplicates_suppressed} / {tasks.lost} / {tasks.duplicated}",
             tasks.ok and tasks.lost == 0 and tasks.duplicated == 0
             and tasks.handled == tasks.unique_tasks,
-            "python -m reliability.faults", tasks.problems),
+            ".venv/bin/python -m reliability.faults", tasks.problems),
         Row("Faults, enqueuer: named tasks under injected UNAVAILABLE / DEADLINE_EXCEEDED "
             "on 30 % of calls (sent / on the queue / faults injected / lost / duplicated)",
             f"{enqueue.sent} / {enqueue.on_queue} / {enqueue.injected} / {enqueue.lost} / "
             f"{enqueue.duplicated}",
             enqueue.ok and enqueue.lost == 0 and enqueue.duplicated == 0
             and enqueue.on_queue == enqueue.sent,
-            "python -m reliability.faults", enqueue.problems),
+            ".venv/bin/python -m reliability.faults", enqueue.problems),
     ]
 
 
@@ -113,7 +114,7 @@ def load_rows(quick: bool) -> list[Row]:
         f"Load: worker held at 500 tasks/s for {result.duration:.0f} s, verification on, "
         f"every request RSA-verified: {result.every_request_verified} (ok / errors; p50, p99)",
         f"{result.ok} / {result.errors}; p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms",
-        result.kept_up and result.errors == 0, "python -m reliability.load",
+        result.kept_up and result.errors == 0, ".venv/bin/python -m reliability.load",
         [result.summary()] if not result.kept_up else [])]
 
 

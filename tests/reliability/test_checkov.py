@@ -7,10 +7,7 @@ they do not skip: install it with ``bash reliability/checkov_setup.sh``.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
