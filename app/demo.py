@@ -202,7 +202,12 @@ class Delivery:
 
 
 class WorkerProcess:
-    """``uvicorn app.worker.main:app`` on a free loopback port; its JSON log lines are collected."""
+    """``uvicorn <APP>`` on a free loopback port; its JSON log lines are collected.
+
+    Subclasses serve another ASGI app by setting ``APP`` (the reliability runs do).
+    """
+
+    APP = "app.worker.main:app"
 
     def __init__(self, env: dict[str, str], *, classifier: Classifier = classify,
                  start_timeout: float = WORKER_START_TIMEOUT_S) -> None:
@@ -226,7 +231,7 @@ class WorkerProcess:
             env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "app.worker.main:app", "--host", "127.0.0.1",
+                [sys.executable, "-m", "uvicorn", self.APP, "--host", "127.0.0.1",
                  "--port", str(self.port), "--no-access-log"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 text=True, env=env, cwd=str(REPO_ROOT),
@@ -243,7 +248,7 @@ class WorkerProcess:
             self.stop()
             if not any("address already in use" in line.lower() for line in self.tail):
                 break
-        raise DemoError("worker did not start:\n" + "\n".join(self.tail))
+        raise DemoError(f"{self.APP} did not start:\n" + "\n".join(self.tail))
 
     def stop(self) -> None:
         proc = self.process

@@ -28,11 +28,9 @@ Both return a result whose ``problems`` list is empty when the guarantees hold.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,7 +45,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-from app.demo import DEAD_LETTER, DUPLICATE, FINAL, HANDLED, RETRIED, DemoError, WorkerProcess, _free_port
+from app.demo import DEAD_LETTER, DUPLICATE, FINAL, HANDLED, RETRIED, WorkerProcess
 from app.emulator import Emulator
 from app.enqueue import StackOutputs, TaskEnqueuer, TaskSpec
 from reliability import flaky_worker
@@ -149,31 +147,6 @@ class FlakyWorkerProcess(WorkerProcess):
     handling: JSON log lines classified per attempt, stopped on exit)."""
 
     APP = "reliability.flaky_worker:app"
-
-    def start(self) -> "FlakyWorkerProcess":
-        for _attempt in range(3):  # a free port can be taken between choosing and binding it
-            self.port = _free_port()
-            env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", self.APP, "--host", "127.0.0.1",
-                 "--port", str(self.port), "--no-access-log"],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                text=True, env=env, cwd=str(REPO_ROOT),
-            )
-            self._reader = threading.Thread(target=self._read, args=(self.process.stdout,),
-                                            name="flaky-worker-log", daemon=True)
-            self._reader.start()
-            try:
-                if self._wait_healthy():
-                    return self
-            except BaseException:
-                self.stop()
-                raise
-            self.stop()
-            if not any("address already in use" in line.lower() for line in self.tail):
-                break
-        raise DemoError("flaky worker did not start:\n" + "\n".join(self.tail))
 
 
 def task_fault_specs(n_tasks: int, seed: int, duplicate_every: int) -> list[TaskSpec]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from app import demo
+from tests.processes import live_children
 
 # Shaped like cdktf.out/stacks/dev/cdk.tf.json; logical ids deliberately unlike the real ones.
 STACK = {
@@ -88,19 +88,7 @@ def test_summary_flags_a_task_run_twice_or_never():
                           "task c: handled (want dead_letter)"]
 
 
-def _children() -> set[int]:
-    """Live child processes of this test process (Linux /proc)."""
-    me, found = os.getpid(), set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == me and fields[0] != "Z":
-                found.add(int(entry.name))
-    return found
+_children = live_children
 
 
 def test_demo_end_to_end_every_task_handled_exactly_once(tmp_path, capsys):

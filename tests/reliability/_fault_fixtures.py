@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -24,24 +23,13 @@ with warnings.catch_warnings():
 from app.emulator import Emulator
 from app.enqueue import StackOutputs
 from app.worker.settings import Settings, get_settings
+from tests.processes import live_children
 from reliability.flaky_worker import FlakyConfig, Ledger, create_flaky_app
 
 PROJECT, LOCATION = "fault-tests", "us-central1"
 
 
-def children() -> set[int]:
-    """Live (non-zombie) child processes of this test process (Linux /proc)."""
-    me, found = os.getpid(), set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == me and fields[0] != "Z":
-                found.add(int(entry.name))
-    return found
+children = live_children
 
 
 def client_for(address: str, interceptor: grpc.UnaryUnaryClientInterceptor | None = None
