@@ -11,10 +11,10 @@ from __future__ import annotations
 import inspect
 import math
 import re
+import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cdktf import Token
 
 
 class ConfigurationError(ValueError):
@@ -35,12 +35,25 @@ def _show(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
+# cdktf's token encodings (cdktf/lib/tokens/private/encoding.ts): a string token is
+# "${TfToken[ID]}" inside the string; a number token is a double whose top 16 bits are
+# 0xfdff. Checking them here, as cdktf's Token.isUnresolved does, saves a round trip to the
+# jsii kernel per checked value (tests/infra/test_tokens.py compares both).
+_STRING_TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
+_NUMBER_TOKEN_MARKER = 0xFDFF0000
+
+
 def is_token(value: Any) -> bool:
     """True when ``value`` is (or contains) an unresolved cdktf token."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return False  # NaN and infinity are not JSON: never send them to the jsii kernel
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return Token.is_unresolved(value)
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        return _STRING_TOKEN.search(value) is not None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return False
+        high = struct.unpack("<Q", struct.pack("<d", value))[0] >> 32
+        return (high & 0xFFFF0000) == _NUMBER_TOKEN_MARKER
     return False
 
 
