@@ -138,6 +138,15 @@ def _iam_violations(where: str, resource_type: str, config: Mapping[str, Any],
     return problems
 
 
+def _is_default_account(account: str) -> bool:
+    """The Compute Engine or App Engine default account, literally or through the
+    ``google_compute_default_service_account`` / ``google_app_engine_default_service_account``
+    data sources."""
+    return (account.endswith((DEFAULT_COMPUTE_SUFFIX, "@appspot.gserviceaccount.com"))
+            or "data.google_compute_default_service_account." in account
+            or "data.google_app_engine_default_service_account." in account)
+
+
 def _service_violations(where: str, config: Mapping[str, Any]) -> list[str]:
     problems = []
     template = config.get("template") or {}
@@ -149,10 +158,10 @@ def _service_violations(where: str, config: Mapping[str, Any]) -> list[str]:
             f"{where} has no template.service_account, so it runs as the default compute "
             "account (Editor on the project): give it a dedicated account"
         )
-    elif isinstance(account, str) and account.endswith(DEFAULT_COMPUTE_SUFFIX):
+    elif isinstance(account, str) and _is_default_account(account):
         problems.append(
-            f"{where} runs as the default compute account {account!r}: give it a "
-            "dedicated account"
+            f"{where} runs as the default compute account {account!r} (or another "
+            "default account): give it a dedicated account"
         )
     if config.get("invoker_iam_disabled") in (True, "true"):
         problems.append(

@@ -32,6 +32,7 @@ from .validation import (  # noqa: E402
     LOCATION_TEXT,
     QUEUE_ID,
     QUEUE_ID_TEXT,
+    INT32_MAX,
     ConfigurationError,
     check_email,
     check_member,
@@ -174,7 +175,7 @@ def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispa
                  min_exclusive=True, maximum=500)
     check_number("max_concurrent_dispatches", max_concurrent_dispatches, minimum=1,
                  maximum=5000, integer=True)
-    check_number("max_attempts", max_attempts, minimum=1, integer=True,
+    check_number("max_attempts", max_attempts, minimum=1, maximum=INT32_MAX, integer=True,
                  extra_allowed=(-1,))
     check_number("min_backoff_seconds", min_backoff_seconds, minimum=0,
                  maximum=MAX_DURATION_SECONDS)
@@ -187,7 +188,7 @@ def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispa
             f"at most max_backoff_seconds ({max_backoff_seconds})",
             min_backoff_seconds,
         )
-    check_number("max_doublings", max_doublings, minimum=0, integer=True)
+    check_number("max_doublings", max_doublings, minimum=0, maximum=INT32_MAX, integer=True)
     check_number("max_retry_duration_seconds", max_retry_duration_seconds, minimum=0,
                  maximum=MAX_DURATION_SECONDS)
     check_number("log_sampling_ratio", log_sampling_ratio, minimum=0, maximum=1)

@@ -80,7 +80,7 @@ def check_number(
     extra_allowed: Iterable[float] = (),
 ) -> None:
     """``value`` is a number in [minimum, maximum] (or one of ``extra_allowed``)."""
-    if is_token(value):
+    if is_token(value) and _issued_number_token(value):
         return
     allowed = _range_text(minimum, maximum, min_exclusive, integer, tuple(extra_allowed))
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -95,6 +95,17 @@ def check_number(
     too_high = maximum is not None and value > maximum
     if too_low or too_high:
         raise ConfigurationError(parameter, allowed, value)
+
+
+def _issued_number_token(value: float) -> bool:
+    """A double in cdktf's token range that cdktf really issued (a forged one would fail
+    deep inside jsii instead of here)."""
+    from cdktf import Tokenization
+
+    try:
+        return Tokenization.reverse_number(value) is not None
+    except Exception:  # noqa: BLE001 - the kernel refuses an unknown token
+        return False
 
 
 def _range_text(minimum, maximum, min_exclusive, integer, extra) -> str:
@@ -122,8 +133,13 @@ def _num(value: float) -> str:
 
 
 def check_string(parameter: str, value: Any, *, pattern: str, allowed: str) -> None:
-    """``value`` is a string fully matching ``pattern``; ``allowed`` says it in words."""
+    """``value`` is a string fully matching ``pattern``; ``allowed`` says it in words. A value
+    holding a token is judged at apply time, but its literal parts may not hold white space
+    or control characters (no identifier allows them)."""
     if is_token(value):
+        literal = _STRING_TOKEN.sub("", value)
+        if any(c.isspace() or not c.isprintable() for c in literal):
+            raise ConfigurationError(parameter, allowed, value)
         return
     if not isinstance(value, str) or re.fullmatch(pattern, value) is None:
         raise ConfigurationError(parameter, allowed, value)
@@ -155,8 +171,9 @@ def check_bool(parameter: str, value: Any) -> None:
 
 
 def check_string_map(parameter: str, value: Any, *, key_pattern: str | None = None,
-                     key_allowed: str = "") -> None:
-    """``value`` maps non-empty string keys to string values."""
+                     key_allowed: str = "", value_pattern: str | None = None,
+                     value_allowed: str = "") -> None:
+    """``value`` maps non-empty string keys to string values (each matching its pattern)."""
     if not isinstance(value, Mapping):
         raise ConfigurationError(parameter, "a mapping of strings to strings", value)
     for key, item in value.items():
@@ -168,6 +185,8 @@ def check_string_map(parameter: str, value: Any, *, key_pattern: str | None = No
             )
         if not isinstance(item, str):
             raise ConfigurationError(f"{parameter}[{key!r}]", "a string", item)
+        if value_pattern and not is_token(item) and re.fullmatch(value_pattern, item) is None:
+            raise ConfigurationError(f"{parameter}[{key!r}]", value_allowed, item)
 
 
 # --- names and identities ---------------------------------------------------------------
@@ -193,6 +212,10 @@ PROJECT_ID_TEXT = (
 # Label keys: lowercase letter first, then lowercase letters, digits, _ and -, up to 63.
 LABEL_KEY = r"[a-z][a-z0-9_-]{0,62}"
 LABEL_KEY_TEXT = "a label key: a lowercase letter, then up to 62 lowercase letters, digits, _ or -"
+# Label values: up to 63 lowercase letters (international ones too), digits, _ or -.
+LABEL_VALUE = r"(?:(?![A-Z])[\w-]){0,63}"
+LABEL_VALUE_TEXT = "a label value: up to 63 lowercase letters, digits, _ or -"
+INT32_MAX = 2_147_483_647
 ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 ENV_NAME_TEXT = "an environment variable name: letters, digits and _, not starting with a digit"
 

@@ -35,6 +35,8 @@ from .validation import (  # noqa: E402
     ENV_NAME_TEXT,
     LABEL_KEY,
     LABEL_KEY_TEXT,
+    LABEL_VALUE,
+    LABEL_VALUE_TEXT,
     LOCATION,
     LOCATION_TEXT,
     ConfigurationError,
@@ -58,7 +60,11 @@ INGRESS_SETTINGS = (
     "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
     "INGRESS_TRAFFIC_ALL",
 )
-CPU_VALUES = ("1", "2", "4", "8")
+# Whole CPUs and the memory each allows, in MiB (cloud.google.com/run/docs/configuring/
+# services/cpu). Fractional CPU is left out: it forces concurrency 1 and gen1.
+CPU_MEMORY_MIB = {"1": (128, 4096), "2": (128, 8192), "4": (2048, 16384),
+                  "6": (4096, 24576), "8": (4096, 32768)}
+CPU_VALUES = tuple(CPU_MEMORY_MIB)
 MEMORY_PATTERN = r"[1-9][0-9]*(Mi|Gi)"
 MEMORY_TEXT = "a quantity in Mi or Gi such as 512Mi or 2Gi"
 
@@ -269,10 +275,17 @@ def _validate(*, name, location, image, timeout_seconds, min_instance_count,
     check_number("max_concurrency", max_concurrency, minimum=1, maximum=1000, integer=True)
     check_choice("cpu", cpu, CPU_VALUES)
     check_string("memory", memory, pattern=MEMORY_PATTERN, allowed=MEMORY_TEXT)
+    if not is_token(memory) and not is_token(cpu):
+        mebibytes = int(memory[:-2]) * (1024 if memory.endswith("Gi") else 1)
+        low, high = CPU_MEMORY_MIB[cpu]
+        if not low <= mebibytes <= high:
+            raise ConfigurationError(
+                "memory", f"between {low}Mi and {high}Mi with cpu {cpu!r}", memory)
     check_string_map("env", env, key_pattern=ENV_NAME, key_allowed=ENV_NAME_TEXT)
     check_choice("ingress", ingress, INGRESS_SETTINGS)
     check_bool("deletion_protection", deletion_protection)
-    check_string_map("labels", labels, key_pattern=LABEL_KEY, key_allowed=LABEL_KEY_TEXT)
+    check_string_map("labels", labels, key_pattern=LABEL_KEY, key_allowed=LABEL_KEY_TEXT,
+                     value_pattern=LABEL_VALUE, value_allowed=LABEL_VALUE_TEXT)
     if service_account_email is not None:
         check_email("service_account_email", service_account_email)
         if not is_token(service_account_email) and service_account_email.endswith(

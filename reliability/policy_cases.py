@@ -26,6 +26,9 @@ from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_binding import (
 from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_policy import (
     CloudRunV2ServiceIamPolicy,
 )
+from cdktf_cdktf_provider_google.data_google_compute_default_service_account import (
+    DataGoogleComputeDefaultServiceAccount,
+)
 from cdktf_cdktf_provider_google.data_google_iam_policy import (
     DataGoogleIamPolicy,
     DataGoogleIamPolicyBinding,
@@ -105,6 +108,16 @@ def _default_compute_account(stack, tasks):
         "template.service_account", "123456789012-compute@developer.gserviceaccount.com")
 
 
+def _default_account_from_data_source(stack, tasks):
+    default = DataGoogleComputeDefaultServiceAccount(stack, "default-account")
+    tasks.service.resource.add_override("template.service_account", default.email)
+
+
+def _app_engine_default_account(stack, tasks):
+    tasks.service.resource.add_override(
+        "template.service_account", f"{PROJECT}@appspot.gserviceaccount.com")
+
+
 def _no_service_account(stack, tasks):
     tasks.service.resource.add_override("template.service_account", None)
 
@@ -139,6 +152,10 @@ CASES = [
     PolicyCase("role overridden to run.invoker", _project_invoker_role_override,
                "roles/run.invoker at project level"),
     PolicyCase("service moved to the default compute account", _default_compute_account,
+               "runs as the default compute account"),
+    PolicyCase("default compute account through its data source",
+               _default_account_from_data_source, "runs as the default compute account"),
+    PolicyCase("App Engine default account", _app_engine_default_account,
                "runs as the default compute account"),
     PolicyCase("service account removed", _no_service_account, "no template.service_account"),
     PolicyCase("invoker IAM check disabled", _invoker_check_disabled, "invoker_iam_disabled"),
