@@ -1,6 +1,6 @@
 """Bad input for the infrastructure, as data: every case must be refused at construction
-with a :class:`~constructs_lib.ConfigurationError` naming the parameter, before any synth
-output exists; every boundary value must be accepted.
+with a :class:`~constructs_lib.ConfigurationError` naming the parameter, leaving nothing
+declared (a synth after the error writes none of it); every boundary value must be accepted.
 
 Targets: the four constructs, an environment table (``stacks/environments.toml`` shape)
 and the deploy settings read from environment variables. ``tests/infra/test_validation.py``
@@ -9,6 +9,7 @@ runs these tables case by case; ``python -m reliability`` counts them for the re
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from collections.abc import Callable, Mapping
@@ -354,13 +355,10 @@ def run_invalid(target: str, kwargs: Mapping[str, Any], parameter: str,
     try:
         TARGETS[target](app, _realize(kwargs))
     except ConfigurationError as error:
-        written = list(outdir.glob("stacks/*/cdk.tf.json"))
         if error.parameter != parameter:
             return CaseOutcome(False, f"named {error.parameter!r}, expected {parameter!r}")
         if not str(error).startswith(f"{parameter} must be ") or " was given" not in str(error):
             return CaseOutcome(False, f"message shape: {error}")
-        if written:
-            return CaseOutcome(False, f"synth output written: {written}")
         leftovers = [p for p in _declared(app)
                      if not p.startswith(_BUILT_BEFORE_THE_CALL.get(target, "\0"))]
         if leftovers:
@@ -368,6 +366,11 @@ def run_invalid(target: str, kwargs: Mapping[str, Any], parameter: str,
         if target == "grant" and app.node.try_find_child("user").node.find_child("c") \
                 .node.try_find_child("invoker-0") is not None:
             return CaseOutcome(False, "half-created: the refused grant was declared")
+        # A caller who catches the error and synthesizes anyway gets nothing of it.
+        app.synth()
+        leaked = _synthesized_resources(outdir) - _BUILT_RESOURCES.get(target, set())
+        if leaked:
+            return CaseOutcome(False, f"synthesized after the error: {sorted(leaked)}")
         return CaseOutcome(True, str(error))
     except Exception as error:  # noqa: BLE001 - a jsii/typeguard/Terraform error is the failure
         return CaseOutcome(False, f"{type(error).__name__} instead of ConfigurationError: {error}")
@@ -376,6 +379,17 @@ def run_invalid(target: str, kwargs: Mapping[str, Any], parameter: str,
 
 # The grant cases declare a valid service first; only the grant itself must not appear.
 _BUILT_BEFORE_THE_CALL = {"grant": "user/c"}
+
+
+_BUILT_RESOURCES = {"grant": {"google_cloud_run_v2_service", "google_service_account"}}
+
+
+def _synthesized_resources(outdir: Path) -> set[str]:
+    """Resource types in every stack file under ``outdir``."""
+    types: set[str] = set()
+    for path in outdir.glob("stacks/*/cdk.tf.json"):
+        types |= set(json.loads(path.read_text()).get("resource", {}))
+    return types
 
 
 def _declared(app: cdktf.App) -> list[str]:

@@ -8,6 +8,7 @@ between dev and prod.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from constructs_lib import defaults
 from constructs_lib.validation import ConfigurationError, check_string
 
 ENVIRONMENTS_FILE = Path(__file__).with_name("environments.toml")
+ENVIRONMENTS_FILE_ENV = "TASKS_ENVIRONMENTS_FILE"  # another environments file, e.g. per team
 STACK_NAME = r"[a-z][a-z0-9-]{0,30}"
 
 
@@ -103,7 +105,16 @@ def parse_environments(data: Mapping[str, Any]) -> dict[str, EnvironmentSettings
     return environments
 
 
-def load_environments(path: Path = ENVIRONMENTS_FILE) -> dict[str, EnvironmentSettings]:
-    """Read and check the environments file."""
-    with open(path, "rb") as handle:
-        return parse_environments(tomllib.load(handle))
+def load_environments(path: Path | None = None) -> dict[str, EnvironmentSettings]:
+    """Read and check the environments file: ``path``, else ``$TASKS_ENVIRONMENTS_FILE``,
+    else ``stacks/environments.toml``."""
+    path = Path(path or os.environ.get(ENVIRONMENTS_FILE_ENV) or ENVIRONMENTS_FILE)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigurationError(ENVIRONMENTS_FILE_ENV, "a readable TOML file",
+                                 f"{path} ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(str(path), "valid TOML", f"a file with {error}") from None
+    return parse_environments(data)

@@ -41,3 +41,23 @@ def test_main_without_project_warns_and_still_synthesizes(tmp_path):
     assert "GOOGLE_CLOUD_PROJECT is not set" in result.stderr
     terraform = json.loads((tmp_path / "cdktf.out/stacks/dev/cdk.tf.json").read_text())
     assert terraform["provider"]["google"][0]["project"] == "replace-with-your-project"
+
+
+def test_bad_environment_file_stops_before_synth_with_a_readable_error(tmp_path):
+    bad = tmp_path / "environments.toml"
+    bad.write_text('[dev]\nservice_name = "tasks-worker-dev"\nmax_attempts = 0\n')
+    result = run_main(tmp_path, GOOGLE_CLOUD_PROJECT="acme-tasks-1",
+                      TASKS_ENVIRONMENTS_FILE=str(bad))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: [dev] max_attempts must be -1 or a whole number between 1 and 2147483647, "
+        "but 0 was given")
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("cdktf.out/stacks/*/cdk.tf.json"))
+
+
+def test_unreadable_environment_file_is_named(tmp_path):
+    result = run_main(tmp_path, GOOGLE_CLOUD_PROJECT="acme-tasks-1",
+                      TASKS_ENVIRONMENTS_FILE=str(tmp_path / "missing.toml"))
+    assert result.returncode == 2
+    assert "error: TASKS_ENVIRONMENTS_FILE must be a readable TOML file" in result.stderr
