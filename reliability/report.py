@@ -65,8 +65,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(rows: Sequence[Row], context: str) -> str:
-    lines = [HEADER, f"Run: {context}.", "",
+def render(rows: Sequence[Row], context: str, *, quick: bool = False) -> str:
+    warning = ("**This report comes from `--quick` (200 tasks, 10 s of load), not from the full "
+               "runs `make reliability` makes.**\n") if quick else ""
+    lines = [HEADER, warning, f"Run: {context}.", "",
              "| what | figure | holds | command |", "|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {_cell(row.what)} | {_cell(row.figure)} | "
