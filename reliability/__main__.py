@@ -47,9 +47,10 @@ def infra_rows() -> list[Row]:
 
 def checkov_rows(workdir: Path) -> list[Row]:
     from reliability.checkov_scan import scan
-    from reliability.stack_files import synthesize_bad, synthesize_shipped
+    from reliability.stack_files import EXAMPLE_ENQUEUERS, synthesize_bad, synthesize_shipped
 
-    shipped = scan(synthesize_shipped(workdir))
+    shipped = scan(synthesize_shipped(workdir / "shipped"))
+    with_enqueuers = scan(synthesize_shipped(workdir / "enqueuers", environ=EXAMPLE_ENQUEUERS))
     bad_path, expected = synthesize_bad(workdir / "bad")
     (bad,) = scan([bad_path])
     parse_errors = sum(r.parsing_errors for r in shipped)
@@ -64,6 +65,17 @@ def checkov_rows(workdir: Path) -> list[Row]:
             parse_errors == 0 and failures == 0 and custom_ran and len(shipped) >= 2,
             "make synth && .venv/bin/python -m reliability.checkov_scan "
             "cdktf.out/stacks/*/cdk.tf.json", [p for r in shipped for p in r.problems]),
+        Row("checkov on the shipped stacks with two enqueuers (TASK_ENQUEUERS), so the queue "
+            "and actAs checks have resources: parsing errors / failed checks",
+            f"{sum(r.parsing_errors for r in with_enqueuers)} / "
+            f"{sum(len(r.failed) for r in with_enqueuers)} "
+            f"({sum(len(r.passed) for r in with_enqueuers)} passed, checks run: "
+            f"{', '.join(sorted({c for r in with_enqueuers for c in r.custom_check_ids}))})",
+            all(r.ok for r in with_enqueuers)
+            and all({"CKV_TASKS_2", "CKV_TASKS_3"} <= set(r.custom_check_ids)
+                    for r in with_enqueuers),
+            ".venv/bin/python -m pytest tests/reliability/test_checkov.py",
+            [p for r in with_enqueuers for p in r.problems]),
         Row("checkov on a deliberately bad stack: custom checks that fail it",
             f"{len(caught)} / {len(expected)} ({len(bad.failed)} failures)",
             caught == sorted(expected), ".venv/bin/python -m pytest tests/reliability/test_checkov.py",

@@ -12,16 +12,24 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "example-project"
 DEFAULT_COMPUTE = "123456789012-compute@developer.gserviceaccount.com"
+EXAMPLE_ENQUEUERS = {
+    "TASK_ENQUEUERS": f"serviceAccount:api@{PROJECT}.iam.gserviceaccount.com,group:ops@example.com",
+}
+"""``environ`` for :func:`synthesize_shipped`: stacks with enqueuer grants (the shipped
+configuration has none), so the enqueue and actAs checks have something to look at."""
 
 
-def synthesize_shipped(out: Path) -> list[Path]:
-    """Every stack main.py synthesizes, written under ``out``."""
+def synthesize_shipped(out: Path, *, environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Every stack main.py synthesizes, written under ``out``. ``environ``: extra environment
+    variables for main.py (such as :data:`EXAMPLE_ENQUEUERS`), over this process's own."""
     env = {k: v for k, v in os.environ.items() if k != "CDKTF_OUTDIR"}
+    env.update(environ or {})
     env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     done = subprocess.run(

@@ -139,7 +139,8 @@ class TokenVerifier:
 
     def _check_claims(self, claims: dict[str, Any]) -> Caller:
         now = self._clock()
-        if claims.get("iss") not in ALLOWED_ISSUERS:
+        iss = claims.get("iss")
+        if not isinstance(iss, str) or iss not in ALLOWED_ISSUERS:  # a list is unhashable: no 500
             raise _unauthenticated("bad_issuer", "token issuer is not accounts.google.com")
         exp = _number(claims.get("exp"), None)
         iat = _number(claims.get("iat"), None)
@@ -149,16 +150,20 @@ class TokenVerifier:
             raise _unauthenticated("expired", "token has expired")
         if iat > now + self.clock_skew:
             raise _unauthenticated("issued_in_future", "token is issued in the future")
-        nbf = _number(claims.get("nbf"), None)
-        if nbf is not None and nbf > now + self.clock_skew:
-            raise _unauthenticated("not_yet_valid", "token is not valid yet")
+        if "nbf" in claims:  # optional, but when present it must be a number (like exp/iat)
+            nbf = _number(claims["nbf"], None)
+            if nbf is None:
+                raise _unauthenticated("malformed_token", "token has a non-numeric nbf")
+            if nbf > now + self.clock_skew:
+                raise _unauthenticated("not_yet_valid", "token is not valid yet")
         aud = claims.get("aud")
-        if not (aud == self.audience or (isinstance(aud, list) and self.audience in aud)):
+        if aud != self.audience:  # one string, as Google issues it; a list is refused
             raise _forbidden("wrong_audience", "token is for another audience")
         email = claims.get("email")
         if not isinstance(email, str) or email.lower() != self.invoker_email:
             raise _forbidden("wrong_account", "token is for another account")
-        if claims.get("email_verified") not in (True, "true"):
+        verified = claims.get("email_verified")  # true, or "true" as older Google tokens had it
+        if verified is not True and verified != "true":  # not `in (True, "true")`: 1 == True
             raise _forbidden("email_not_verified", "token email is not verified")
         sub = claims.get("sub")
         return Caller(email=email, subject=sub if isinstance(sub, str) else None, expires_at=exp)

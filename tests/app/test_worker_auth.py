@@ -33,8 +33,13 @@ def test_either_google_issuer_form_is_accepted(worker, wk, make_token):
         ({"iss": "https://evil.example.com"}, "bad_issuer"),
         ({"exp": None}, "malformed_token"),
         ({"exp": "tomorrow"}, "malformed_token"),
+        ({"nbf": "soon"}, "malformed_token"),
+        ({"nbf": True}, "malformed_token"),
+        ({"nbf": int(time.time()) + 600}, "not_yet_valid"),
+        ({"iss": ["https://accounts.google.com"]}, "bad_issuer"),
     ],
-    ids=["expired", "iat-in-future", "other-issuer", "no-exp", "non-numeric-exp"],
+    ids=["expired", "iat-in-future", "other-issuer", "no-exp", "non-numeric-exp", "non-numeric-nbf",
+         "boolean-nbf", "nbf-in-future", "issuer-as-list"],
 )
 def test_invalid_claims_are_401(worker, wk, make_token, overrides, reason):
     response = post(worker, wk, make_token(**overrides))
@@ -56,13 +61,26 @@ def test_expiry_allows_small_clock_skew(worker, wk, make_token):
         ({"email": None}, "wrong_account"),
         ({"email_verified": False}, "email_not_verified"),
         ({"email_verified": None}, "email_not_verified"),
+        ({"email_verified": 1}, "email_not_verified"),
     ],
-    ids=["other-audience", "other-account", "no-email", "unverified", "no-email-verified"],
+    ids=["other-audience", "other-account", "no-email", "unverified", "no-email-verified",
+         "email-verified-number"],
 )
 def test_genuine_token_for_someone_else_is_403(worker, wk, make_token, overrides, reason):
     response = post(worker, wk, make_token(**overrides))
     assert response.status_code == 403
     assert reason in response.headers["WWW-Authenticate"]
+
+
+def test_audience_list_is_403_even_with_ours_in_it(worker, wk, make_token):
+    # Google's ID tokens carry one audience string; a list would make the token good for others too
+    response = post(worker, wk, make_token(aud=[wk.AUDIENCE, "https://other.a.run.app"]))
+    assert response.status_code == 403
+    assert "wrong_audience" in response.headers["WWW-Authenticate"]
+
+
+def test_email_verified_as_the_string_true_is_accepted(worker, wk, make_token):
+    assert post(worker, wk, make_token(email_verified="true")).status_code == 200  # older Google tokens
 
 
 def test_signature_by_another_key_is_401(worker, wk, make_token, stranger_key):

@@ -8,13 +8,14 @@ they do not skip: install it with ``bash reliability/checkov_setup.sh``.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from reliability import checkov_scan
 from reliability.checkov_scan import CHECKOV, SETUP_COMMAND, CheckovNotInstalled, scan
-from reliability.stack_files import synthesize_bad, synthesize_shipped
+from reliability.stack_files import EXAMPLE_ENQUEUERS, synthesize_bad, synthesize_shipped
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "example-project"
@@ -43,6 +44,14 @@ def shipped_stacks(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
+def shipped_stacks_with_enqueuers(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The shipped stacks with two enqueuers (``TASK_ENQUEUERS``): queue and actAs grants."""
+    files = synthesize_shipped(tmp_path_factory.mktemp("enqueuers"), environ=EXAMPLE_ENQUEUERS)
+    assert {"dev", "prod"} <= {f.parent.name for f in files}, files
+    return files
+
+
+@pytest.fixture(scope="module")
 def bad_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, set[str]]]:
     """A stack built with the project's constructs, then broken through escape hatches."""
     return synthesize_bad(tmp_path_factory.mktemp("bad"))
@@ -58,6 +67,27 @@ def test_shipped_stacks_scan_clean(checkov, shipped_stacks):
         # The custom policies really ran on this stack: its service and invoker grant.
         assert result.custom_results > 0, result.problems
         assert {"CKV_TASKS_1", "CKV_TASKS_5", "CKV_TASKS_6"} <= set(result.custom_check_ids)
+        assert result.ok, result.problems
+
+
+def test_shipped_stacks_with_enqueuers_scan_clean(checkov, shipped_stacks_with_enqueuers):
+    # The shipped configuration grants no enqueuer, so CKV_TASKS_2 (public enqueuer) and
+    # CKV_TASKS_3 (public actAs) have nothing to check there; with enqueuers they must run.
+    enqueuers = EXAMPLE_ENQUEUERS["TASK_ENQUEUERS"].split(",")
+    for path in shipped_stacks_with_enqueuers:
+        text = path.read_text()
+        assert all(f'"{member}"' in text for member in enqueuers), path  # the grants landed
+    results = scan(shipped_stacks_with_enqueuers, checkov=checkov)
+    assert [r.path for r in results] == [str(f) for f in shipped_stacks_with_enqueuers]
+    for result in results:
+        assert result.parsing_errors == 0, result.problems
+        assert result.failed == [], result.problems
+        assert result.load_errors == [], result.load_errors
+        passed = Counter(f.check_id for f in result.passed if f.custom)
+        # One queue grant and one actAs grant per enqueuer, each checked and passing.
+        assert passed["CKV_TASKS_2"] == len(enqueuers), (result.stack, passed)
+        assert passed["CKV_TASKS_3"] == len(enqueuers), (result.stack, passed)
+        assert all(passed[f"CKV_TASKS_{n}"] > 0 for n in (1, 5, 6)), (result.stack, passed)
         assert result.ok, result.problems
 
 
