@@ -28,6 +28,7 @@ configuration has none), so the enqueue and actAs checks have something to look 
 def synthesize_shipped(out: Path, *, environ: Mapping[str, str] | None = None) -> list[Path]:
     """Every stack main.py synthesizes, written under ``out``. ``environ``: extra environment
     variables for main.py (such as :data:`EXAMPLE_ENQUEUERS`), over this process's own."""
+    out.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "CDKTF_OUTDIR"}
     env.update(environ or {})
     env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
