@@ -32,7 +32,8 @@ def infra_rows() -> list[Row]:
     cases, refused, failures = policy_cases.run_all()
     return [
         Row("Bad input, infrastructure: invalid configurations refused at construction "
-            "(ConfigurationError naming the parameter, no synth output, nothing half-declared)",
+            "(ConfigurationError naming the parameter; nothing declared, so a synth after the "
+            "error writes none of it)",
             f"{inputs.rejected} / {inputs.invalid}", inputs.rejected == inputs.invalid
             and inputs.invalid >= 40, ".venv/bin/python -m pytest tests/infra/test_validation.py",
             [f for f in inputs.failures if f.startswith("invalid")]),
@@ -91,7 +92,8 @@ def worker_rows() -> list[Row]:
     return [Row(
         "Bad input, worker: hostile or malformed requests answered as documented; of them "
         f"{matrix.cases - runs_expected} refused with no handler run, and {runs_expected} valid "
-        "tasks carrying absurd X-CloudTasks-* headers (informational, so ignored) run once; "
+        "tasks run once (absurd X-CloudTasks-* values are informational and ignored; one deeply "
+        "nested but valid payload); "
         f"{matrix.handler_runs} runs beyond that, {matrix.server_errors} 5xx, still serving "
         f"after {matrix.still_serving}",
         f"{matrix.rejected_as_documented} / {matrix.cases}", matrix.ok and matrix.cases >= 30,
