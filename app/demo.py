@@ -21,7 +21,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TextIO
 
 from app.emulator import Emulator, EmulatorError
+from app.processes import free_port, stop_process
 from app.enqueue import EnqueueError, StackOutputs, TaskEnqueuer, TaskSpec, write_outputs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -227,7 +227,7 @@ class WorkerProcess:
 
     def start(self) -> "WorkerProcess":
         for _attempt in range(3):  # a free port can be taken between choosing and binding it
-            self.port = _free_port()
+            self.port = free_port()
             env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
             self.process = subprocess.Popen(
@@ -254,13 +254,7 @@ class WorkerProcess:
         proc = self.process
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT_S)
+        stop_process(proc, STOP_TIMEOUT_S)
         if self._reader is not None:
             self._reader.join(timeout=STOP_TIMEOUT_S)
         if proc.stdout is not None:
@@ -319,12 +313,6 @@ class WorkerProcess:
             with self._cond:
                 self.deliveries.append(Delivery(task_of(record) or "", outcome, record))
                 self._cond.notify_all()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- 3. the run ---

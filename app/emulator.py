@@ -31,6 +31,8 @@ from typing import IO, Optional, Sequence
 
 import grpc
 
+from app.processes import stop_process
+
 READY_PREFIX = "READY "
 STARTUP_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
@@ -104,13 +106,7 @@ class Emulator:
         proc = self.process
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT_S)
+        stop_process(proc, STOP_TIMEOUT_S)
         if self._reader is not None:
             self._reader.join(timeout=STOP_TIMEOUT_S)
         if proc.stdout is not None:

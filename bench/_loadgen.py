@@ -20,7 +20,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as ``python bench/worker.py``: the repository's modules
+    sys.path.insert(0, str(REPO))
+
+from app.processes import free_port, stop_process  # noqa: E402
 AUDIENCE = "https://worker-bench-abc123-uc.a.run.app"
 INVOKER = "tasks-invoker@bench-project.iam.gserviceaccount.com"
 PROJECT = "bench-project"
@@ -142,12 +145,6 @@ def serve_certs(port: int, path: str) -> None:
     server.serve_forever()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -186,13 +183,7 @@ class Processes:
         return proc
 
     def stop(self, proc: subprocess.Popen) -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, timeout=10)
         if proc in self.children:
             self.children.remove(proc)
 

@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -38,6 +37,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from app.processes import free_port, stop_process
 from app.worker.handlers import HandlerRegistry
 from app.worker.main import create_app
 from app.worker.settings import Settings, get_settings
@@ -295,12 +295,6 @@ def worker_logs(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[st
 # --------------------------------------------------------------------------- live uvicorn
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class LiveWorker:
     process: subprocess.Popen
@@ -354,13 +348,7 @@ def wait_ready(worker: LiveWorker, timeout: float = 15.0) -> None:
 
 
 def stop_worker(worker: LiveWorker) -> None:
-    if worker.process.poll() is None:
-        worker.process.terminate()
-        try:
-            worker.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.process.kill()
-            worker.process.wait()
+    stop_process(worker.process, timeout=10)
 
 
 @pytest.fixture

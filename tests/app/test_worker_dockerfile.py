@@ -19,6 +19,8 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from app.processes import free_port, stop_process
+
 APP = Path(__file__).resolve().parents[2] / "app"
 DOCKERFILE = (APP / "Dockerfile").read_text()
 INSTRUCTIONS = [
@@ -122,7 +124,7 @@ def test_worker_runs_with_only_the_pinned_packages(tmp_path, wk):
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
                 target.symlink_to(Path(distribution.locate_file(file)).resolve())
-    port = _free_port()
+    port = free_port()
     # The image's own command line, with a loopback host and a free port.
     (cmd,) = instructions("CMD")
     argv = shlex.split(cmd.removeprefix("exec "))
@@ -169,12 +171,7 @@ def test_worker_runs_with_only_the_pinned_packages(tmp_path, wk):
         )  # fmt: skip
         assert check.stdout.strip() == "ok", check.stderr
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
     # Every line the container writes is a Cloud Logging JSON record, uvicorn's included.
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]
@@ -182,9 +179,3 @@ def test_worker_runs_with_only_the_pinned_packages(tmp_path, wk):
     assert all("severity" in r and "message" in r for r in records)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

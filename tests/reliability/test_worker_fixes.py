@@ -19,7 +19,7 @@ from _worker_fixtures import worker_client  # noqa: F401 - fixture
 from app.worker.headers import CloudTasksHeaders
 from app.worker.processing import MAX_KIND_CHARS, Outcome
 from app.worker.settings import Settings
-from bench._loadgen import free_port
+from app.processes import free_port
 
 
 def deep(levels: int) -> dict:
