@@ -15,7 +15,6 @@ or tokens are made), so a uvicorn process that imports the bench's baseline app 
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import os
 import re
@@ -36,6 +35,7 @@ if str(REPO) not in sys.path:  # run as ``python bench/worker.py``: the reposito
     sys.path.insert(0, str(REPO))
 
 from app.processes import free_port, stop_process  # noqa: E402
+from app.worker.testing import google_claims, make_key  # noqa: E402
 AUDIENCE = "https://worker-bench-abc123-uc.a.run.app"
 INVOKER = "tasks-invoker@bench-project.iam.gserviceaccount.com"
 PROJECT = "bench-project"
@@ -51,34 +51,10 @@ T = TypeVar("T")
 def make_key_material(directory: Path) -> tuple[str, Path]:
     """Create two RSA keys and their self-signed certificates (Google's endpoint lists two or
     more); return the signing key's private PEM and the path of the ``{kid: PEM}`` document."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    def self_signed(key: rsa.RSAPrivateKey) -> str:
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench")])
-        now = datetime.datetime.now(datetime.timezone.utc)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .sign(key, hashes.SHA256())
-        )
-        return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key, other = make_key("bench"), make_key("bench")
     certs = directory / "certs.json"
-    certs.write_text(json.dumps({"bench-key-0": self_signed(other), KID: self_signed(key)}))
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return private_pem, certs
+    certs.write_text(json.dumps({"bench-key-0": other.cert_pem, KID: key.cert_pem}))
+    return key.private_pem, certs
 
 
 def sign_tokens(private_pem: str, count: int = 1, *, audience: str = AUDIENCE, invoker: str = INVOKER) -> list[str]:
@@ -88,20 +64,10 @@ def sign_tokens(private_pem: str, count: int = 1, *, audience: str = AUDIENCE, i
 
     now = int(time.time())
     signer = crypt.RSASigner.from_string(private_pem, key_id=KID)
-    tokens = []
-    for i in range(count):
-        claims = {
-            "iss": "https://accounts.google.com",
-            "aud": audience,
-            "email": invoker,
-            "email_verified": True,
-            "sub": "104729104729104729104",
-            "azp": "104729104729104729104",
-            "iat": now - i,
-            "exp": now - i + 3600,
-        }
-        tokens.append(jwt.encode(signer, claims).decode())
-    return tokens
+    return [
+        jwt.encode(signer, google_claims(audience, invoker, iat=now - i, exp=now - i + 3600)).decode()
+        for i in range(count)
+    ]
 
 
 def sign_token(private_pem: str) -> str:

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.worker.testing import google_claims
 from bench import _loadgen
 
 AUDIENCE = _loadgen.AUDIENCE
@@ -307,19 +308,7 @@ class Kit:
 
     def claims(self, **overrides: Any) -> dict[str, Any]:
         """Claims of a valid Cloud Tasks OIDC token; an override of None removes the claim."""
-        now = int(time.time())
-        values: dict[str, Any] = {
-            "iss": "https://accounts.google.com",
-            "aud": self.audience,
-            "email": self.invoker,
-            "email_verified": True,
-            "sub": "112233445566778899000",
-            "azp": "112233445566778899000",
-            "iat": now,
-            "exp": now + 3600,
-        }
-        values.update(overrides)
-        return {key: value for key, value in values.items() if value is not None}
+        return google_claims(self.audience, self.invoker, **overrides)
 
     def token(self, **claim_overrides: Any) -> str:
         """A genuine RS256 token from the published key (claims overridable)."""

@@ -7,7 +7,6 @@ Everything listens on 127.0.0.1 and is stopped by the fixture that started it.
 from __future__ import annotations
 
 import base64
-import datetime
 import functools
 import hashlib
 import hmac
@@ -26,10 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from google.auth import crypt, jwt
 
 with warnings.catch_warnings():
@@ -38,6 +33,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from app.processes import free_port, stop_process
+from app.worker.testing import KeyPair, google_claims, make_key
 from app.worker.handlers import HandlerRegistry
 from app.worker.main import create_app
 from app.worker.settings import Settings, get_settings
@@ -48,36 +44,7 @@ INVOKER = "tasks-invoker@test-project.iam.gserviceaccount.com"
 KID = "test-key-1"
 
 
-@dataclass(frozen=True)
-class KeyPair:
-    private_pem: str
-    cert_pem: str
-    public_pem: str
-
-
-def _make_key(common_name: str) -> KeyPair:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return KeyPair(
-        private_pem=key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode(),
-        cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
-        public_pem=key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode(),
-    )
+_make_key = make_key
 
 
 @pytest.fixture(scope="session")
@@ -150,20 +117,8 @@ def b64url(data: bytes) -> str:
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
-    """Claims of a valid Cloud Tasks OIDC token, with overrides (None removes a claim)."""
-    now = int(time.time())
-    values: dict[str, Any] = {
-        "iss": "https://accounts.google.com",
-        "aud": AUDIENCE,
-        "email": INVOKER,
-        "email_verified": True,
-        "sub": "112233445566778899000",
-        "azp": "112233445566778899000",
-        "iat": now,
-        "exp": now + 3600,
-    }
-    values.update(overrides)
-    return {key: value for key, value in values.items() if value is not None}
+    """Claims of a valid Cloud Tasks OIDC token for the test worker (None removes a claim)."""
+    return google_claims(AUDIENCE, INVOKER, **overrides)
 
 
 @pytest.fixture
