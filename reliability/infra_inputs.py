@@ -70,35 +70,47 @@ def _realize(value: Any) -> Any:
     return value
 
 
-def _environment(stack_scope: cdktf.App, table: Mapping[str, Any]) -> None:
+def _environment(app: cdktf.App, table: Mapping[str, Any]) -> None:
     environments = parse_environments({"dev": {"service_name": "w1", **table}})
-    TasksStack(stack_scope, environments["dev"], _DEPLOY)
+    TasksStack(app, environments["dev"], _DEPLOY)
 
 
-def _deploy(stack_scope: cdktf.App, environ: Mapping[str, str]) -> None:
+def _deploy(app: cdktf.App, environ: Mapping[str, str]) -> None:
     environments = parse_environments({"dev": {"service_name": "w1"}})
-    TasksStack(stack_scope, environments["dev"],
+    TasksStack(app, environments["dev"],
                DeploySettings.from_environ({"GOOGLE_CLOUD_PROJECT": PROJECT, **environ}))
 
 
-def _in_stack(build: Callable[..., Any]) -> Callable[[cdktf.App, Mapping[str, Any]], None]:
-    def make(app: cdktf.App, kwargs: Mapping[str, Any]) -> None:
-        stack = cdktf.TerraformStack(app, "user")
-        GoogleProvider(stack, "google", project=PROJECT)
-        build(stack, **kwargs)
-    return make
+def _user_stack(app: cdktf.App) -> cdktf.TerraformStack:
+    stack = cdktf.TerraformStack(app, "user")
+    GoogleProvider(stack, "google", project=PROJECT)
+    return stack
 
 
-TARGETS: dict[str, Callable[[cdktf.App, Mapping[str, Any]], None]] = {
+@dataclass(frozen=True)
+class Target:
+    """``setup`` declares what exists before the call under test (and returns its subject);
+    ``call(subject, kwargs)`` is the call that must refuse bad input, declaring nothing."""
+
+    setup: Callable[[cdktf.App], Any]
+    call: Callable[[Any, Mapping[str, Any]], Any]
+
+
+def _in_stack(build: Callable[..., Any]) -> Target:
+    return Target(_user_stack, lambda stack, kwargs: build(stack, **kwargs))
+
+
+TARGETS: dict[str, Target] = {
     "service": _in_stack(lambda s, **kw: WorkerService(s, "c", **{"name": "w1", **kw})),
     "queue": _in_stack(lambda s, **kw: TaskQueue(s, "c", **{"name": "q1", **kw})),
     "invoker": _in_stack(
         lambda s, **kw: InvokerServiceAccount(s, "c", **{"account_id": "invoker", **kw})),
     "pattern": _in_stack(lambda s, **kw: CloudTasksToCloudRun(
         s, "c", **{"project": PROJECT, "name": "w1", **kw})),
-    "grant": _in_stack(lambda s, member: WorkerService(s, "c", name="w1").grant_invoke(member)),
-    "environment": _environment,
-    "deploy": _deploy,
+    "grant": Target(lambda app: WorkerService(_user_stack(app), "c", name="w1"),
+                    lambda worker, kwargs: worker.grant_invoke(**kwargs)),
+    "environment": Target(lambda app: app, _environment),
+    "deploy": Target(lambda app: app, _deploy),
 }
 
 _ROUTING = {"service_account_email": "inv@example-project.iam.gserviceaccount.com",
@@ -350,38 +362,30 @@ class CaseOutcome:
 
 def run_invalid(target: str, kwargs: Mapping[str, Any], parameter: str,
                 outdir: Path) -> CaseOutcome:
-    """Build the case in a fresh App writing to ``outdir``; it must raise the error."""
+    """Build the case in a fresh App writing to ``outdir``; the call must raise the error,
+    declare nothing, and a synth after it must write none of it."""
     app = cdktf.App(outdir=str(outdir))
+    subject = TARGETS[target].setup(app)
+    before = _declared(app)
+    types_before = {getattr(c, "terraform_resource_type", None) for c in app.node.find_all()}
     try:
-        TARGETS[target](app, _realize(kwargs))
+        TARGETS[target].call(subject, _realize(kwargs))
     except ConfigurationError as error:
         if error.parameter != parameter:
             return CaseOutcome(False, f"named {error.parameter!r}, expected {parameter!r}")
         if not str(error).startswith(f"{parameter} must be ") or " was given" not in str(error):
             return CaseOutcome(False, f"message shape: {error}")
-        leftovers = [p for p in _declared(app)
-                     if not p.startswith(_BUILT_BEFORE_THE_CALL.get(target, "\0"))]
+        leftovers = sorted(set(_declared(app)) - set(before))
         if leftovers:
             return CaseOutcome(False, f"half-created: {leftovers}")
-        if target == "grant" and app.node.try_find_child("user").node.find_child("c") \
-                .node.try_find_child("invoker-0") is not None:
-            return CaseOutcome(False, "half-created: the refused grant was declared")
-        # A caller who catches the error and synthesizes anyway gets nothing of it.
         app.synth()
-        leaked = _synthesized_resources(outdir) - _BUILT_RESOURCES.get(target, set())
+        leaked = _synthesized_resources(outdir) - types_before
         if leaked:
             return CaseOutcome(False, f"synthesized after the error: {sorted(leaked)}")
         return CaseOutcome(True, str(error))
     except Exception as error:  # noqa: BLE001 - a jsii/typeguard/Terraform error is the failure
         return CaseOutcome(False, f"{type(error).__name__} instead of ConfigurationError: {error}")
     return CaseOutcome(False, "accepted")
-
-
-# The grant cases declare a valid service first; only the grant itself must not appear.
-_BUILT_BEFORE_THE_CALL = {"grant": "user/c"}
-
-
-_BUILT_RESOURCES = {"grant": {"google_cloud_run_v2_service", "google_service_account"}}
 
 
 def _synthesized_resources(outdir: Path) -> set[str]:
@@ -393,16 +397,15 @@ def _synthesized_resources(outdir: Path) -> set[str]:
 
 
 def _declared(app: cdktf.App) -> list[str]:
-    """Paths of constructs left in ``app`` beyond a user stack's own provider."""
-    paths = [c.node.path for c in app.node.find_all() if c is not app]
-    return [p for p in paths if p not in ("user", "user/google")]
+    """Paths of every construct in ``app``."""
+    return [c.node.path for c in app.node.find_all() if c is not app]
 
 
 def run_valid(target: str, kwargs: Mapping[str, Any], outdir: Path) -> CaseOutcome:
     """Build and synthesize (validations on); a stack file must be written."""
     app = cdktf.App(outdir=str(outdir))
     try:
-        TARGETS[target](app, _realize(kwargs))
+        TARGETS[target].call(TARGETS[target].setup(app), _realize(kwargs))
         app.synth()
     except Exception as error:  # noqa: BLE001 - any refusal of a valid value is the failure
         return CaseOutcome(False, f"{type(error).__name__}: {error}")
