@@ -82,19 +82,25 @@ def check_number(
     """``value`` is a number in [minimum, maximum] (or one of ``extra_allowed``)."""
     if is_token(value) and _issued_number_token(value):
         return
-    allowed = _range_text(minimum, maximum, min_exclusive, integer, tuple(extra_allowed))
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(parameter, allowed, value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigurationError(parameter, allowed, value)
-    if value in tuple(extra_allowed):
+    extra = tuple(extra_allowed)
+    if _number_fits(value, minimum, maximum, min_exclusive, integer, extra):
         return
+    raise ConfigurationError(
+        parameter, _range_text(minimum, maximum, min_exclusive, integer, extra), value)
+
+
+def _number_fits(value: Any, minimum, maximum, min_exclusive, integer, extra) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if value in extra:
+        return True
     if integer and not float(value).is_integer():
-        raise ConfigurationError(parameter, allowed, value)
+        return False
     too_low = minimum is not None and (value <= minimum if min_exclusive else value < minimum)
     too_high = maximum is not None and value > maximum
-    if too_low or too_high:
-        raise ConfigurationError(parameter, allowed, value)
+    return not (too_low or too_high)
 
 
 def _issued_number_token(value: float) -> bool:
@@ -249,11 +255,16 @@ def check_member(parameter: str, member: Any) -> None:
 
 def check_members(parameter: str, members: Any) -> tuple[str, ...]:
     """A sequence (not a bare string) of valid members; returns it as a tuple."""
-    if isinstance(members, (str, bytes)) or not isinstance(members, Iterable):
-        raise ConfigurationError(parameter, "a list of IAM members", members)
-    items = tuple(members)
-    for index, member in enumerate(items):
-        check_member(f"{parameter}[{index}]", member)
+    return _check_list(parameter, members, check_member, "a list of IAM members")
+
+
+def _check_list(parameter: str, values: Any, check_item: Any, allowed: str) -> tuple[Any, ...]:
+    """A sequence that is not a bare string, each item passing ``check_item``; as a tuple."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ConfigurationError(parameter, allowed, values)
+    items = tuple(values)
+    for index, item in enumerate(items):
+        check_item(f"{parameter}[{index}]", item)
     return items
 
 
@@ -271,12 +282,7 @@ def check_optional_text(parameter: str, value: Any) -> None:
 
 def check_strings(parameter: str, values: Any) -> tuple[str, ...]:
     """A sequence (not a bare string) of non-empty strings; returned as a tuple."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise ConfigurationError(parameter, "a list of strings", values)
-    items = tuple(values)
-    for index, item in enumerate(items):
-        check_non_empty(f"{parameter}[{index}]", item)
-    return items
+    return _check_list(parameter, values, check_non_empty, "a list of strings")
 
 
 def check_email(parameter: str, value: Any) -> None:
