@@ -51,29 +51,22 @@ class EnvironmentSettings:
 
     def service_options(self) -> dict[str, Any]:
         """Keywords for :class:`constructs_lib.WorkerService` (through the pattern)."""
-        return {
-            "deletion_protection": self.deletion_protection,
-            "min_instance_count": self.min_instance_count,
-            "max_instance_count": self.max_instance_count,
-            "max_concurrency": self.max_concurrency,
-            "timeout_seconds": self.timeout_seconds,
-            "cpu": self.cpu,
-            "memory": self.memory,
-            "labels": dict(self.labels),
-        }
+        return {**self._pick(SERVICE_KEYS), "labels": dict(self.labels)}
 
     def queue_options(self) -> dict[str, Any]:
         """Keywords for :class:`constructs_lib.TaskQueue` (through the pattern)."""
-        return {
-            "max_dispatches_per_second": self.max_dispatches_per_second,
-            "max_concurrent_dispatches": self.max_concurrent_dispatches,
-            "max_attempts": self.max_attempts,
-            "min_backoff_seconds": self.min_backoff_seconds,
-            "max_backoff_seconds": self.max_backoff_seconds,
-            "max_doublings": self.max_doublings,
-            "max_retry_duration_seconds": self.max_retry_duration_seconds,
-            "log_sampling_ratio": self.log_sampling_ratio,
-        }
+        return self._pick(QUEUE_KEYS)
+
+    def _pick(self, keys: tuple[str, ...]) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in keys}
+
+
+# Which settings go to which construct (the rest: names, deadline, enqueuers, labels).
+SERVICE_KEYS = ("deletion_protection", "min_instance_count", "max_instance_count",
+                "max_concurrency", "timeout_seconds", "cpu", "memory")
+QUEUE_KEYS = ("max_dispatches_per_second", "max_concurrent_dispatches", "max_attempts",
+              "min_backoff_seconds", "max_backoff_seconds", "max_doublings",
+              "max_retry_duration_seconds", "log_sampling_ratio")
 
 
 def parse_environments(data: Mapping[str, Any]) -> dict[str, EnvironmentSettings]:
