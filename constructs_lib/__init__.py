@@ -1,7 +1,9 @@
 """Constructs for asynchronous tasks on Google Cloud: a Cloud Tasks queue that pushes
 OIDC-authenticated HTTP tasks to a private Cloud Run v2 service.
 
-Importing this package loads only the provider submodules it uses (see ``_provider``).
+Importing this package loads only the provider submodules it uses (see ``_provider``):
+the install below runs before any construct module, since importing one of them (even
+``from constructs_lib.worker_service import ...``) runs this file first.
 """
 
 from ._provider import install as _install_provider

@@ -15,18 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdktf import Fn
+from cdktf_cdktf_provider_google.project_service import ProjectService
 from constructs import Construct
 
-from . import _provider, defaults
-
-_provider.install()
-
-from cdktf_cdktf_provider_google.project_service import ProjectService  # noqa: E402
-
-from .invoker_service_account import InvokerServiceAccount  # noqa: E402
-from .policy import PolicyCheck  # noqa: E402
-from .task_queue import QueueRouting, TaskQueue, check_task_queue_arguments  # noqa: E402
-from .validation import (  # noqa: E402
+from . import defaults
+from .invoker_service_account import InvokerServiceAccount
+from .policy import PolicyCheck
+from .task_queue import QueueRouting, TaskQueue, check_task_queue_arguments
+from .validation import (
     ACCOUNT_ID,
     ACCOUNT_ID_TEXT,
     CLOUD_RUN_NAME,
@@ -44,7 +40,7 @@ from .validation import (  # noqa: E402
     is_token,
     keyword_arguments,
 )
-from .worker_service import WorkerService, check_worker_service_arguments  # noqa: E402
+from .worker_service import WorkerService, check_worker_service_arguments
 
 # Keywords the pattern sets itself; passing them in the *_options maps is refused.
 _MANAGED_SERVICE_KEYS = frozenset({"name", "location", "project", "custom_audiences"})

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from constructs import Construct
-
-from . import _provider
-
-_provider.install()
-
-from cdktf_cdktf_provider_google.service_account import ServiceAccount  # noqa: E402
-from cdktf_cdktf_provider_google.service_account_iam_member import (  # noqa: E402
+from cdktf_cdktf_provider_google.service_account import ServiceAccount
+from cdktf_cdktf_provider_google.service_account_iam_member import (
     ServiceAccountIamMember,
 )
+from constructs import Construct
 
-from .policy import PolicyCheck  # noqa: E402
-from .validation import (  # noqa: E402
+from .policy import PolicyCheck
+from .validation import (
     ACCOUNT_ID,
     ACCOUNT_ID_TEXT,
     check_member,

@@ -6,13 +6,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from constructs import Construct
-
-from . import _provider, defaults
-
-_provider.install()
-
-from cdktf_cdktf_provider_google.cloud_tasks_queue import (  # noqa: E402
+from cdktf_cdktf_provider_google.cloud_tasks_queue import (
     CloudTasksQueue,
     CloudTasksQueueHttpTarget,
     CloudTasksQueueHttpTargetOidcToken,
@@ -22,17 +16,19 @@ from cdktf_cdktf_provider_google.cloud_tasks_queue import (  # noqa: E402
     CloudTasksQueueRetryConfig,
     CloudTasksQueueStackdriverLoggingConfig,
 )
-from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import (  # noqa: E402
+from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import (
     CloudTasksQueueIamMember,
 )
+from constructs import Construct
 
-from .policy import PolicyCheck  # noqa: E402
-from .validation import (  # noqa: E402
+from . import defaults
+from .policy import PolicyCheck
+from .validation import (
+    INT32_MAX,
     LOCATION,
     LOCATION_TEXT,
     QUEUE_ID,
     QUEUE_ID_TEXT,
-    INT32_MAX,
     ConfigurationError,
     check_email,
     check_member,

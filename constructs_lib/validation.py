@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 
-
 class ConfigurationError(ValueError):
     """A construct argument is outside what the provider or the API allows."""
 

@@ -5,13 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from constructs import Construct
-
-from . import _provider, defaults
-
-_provider.install()
-
-from cdktf_cdktf_provider_google.cloud_run_v2_service import (  # noqa: E402
+from cdktf_cdktf_provider_google.cloud_run_v2_service import (
     CloudRunV2Service,
     CloudRunV2ServiceTemplate,
     CloudRunV2ServiceTemplateContainers,
@@ -20,13 +14,15 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service import (  # noqa: E402
     CloudRunV2ServiceTemplateContainersResources,
     CloudRunV2ServiceTemplateScaling,
 )
-from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (  # noqa: E402
+from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
     CloudRunV2ServiceIamMember,
 )
-from cdktf_cdktf_provider_google.service_account import ServiceAccount  # noqa: E402
+from cdktf_cdktf_provider_google.service_account import ServiceAccount
+from constructs import Construct
 
-from .policy import PolicyCheck  # noqa: E402
-from .validation import (  # noqa: E402
+from . import defaults
+from .policy import PolicyCheck
+from .validation import (
     ACCOUNT_ID,
     ACCOUNT_ID_TEXT,
     CLOUD_RUN_NAME,
