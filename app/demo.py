@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TextIO
 
 from app.emulator import Emulator, EmulatorError
-from app.processes import free_port, stop_process
+from app.processes import ReadProcess, free_port
 from app.enqueue import EnqueueError, StackOutputs, TaskEnqueuer, TaskSpec, write_outputs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,6 @@ DEFAULT_WORK_DIR = REPO_ROOT / ".demo"
 DEFAULT_CDKTF_OUT = REPO_ROOT / "cdktf.out"
 SYNTH_TIMEOUT_S = 300.0
 WORKER_START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 5.0
 #: After the last expected outcome, keep listening this long to catch extra deliveries.
 SETTLE_S = 0.5
 UNKNOWN_KIND = "no-such-kind"
@@ -201,7 +200,7 @@ class Delivery:
     record: dict[str, Any]
 
 
-class WorkerProcess:
+class WorkerProcess(ReadProcess):
     """``uvicorn <APP>`` on a free loopback port; its JSON log lines are collected.
 
     Subclasses serve another ASGI app by setting ``APP`` (the reliability runs do).
@@ -249,23 +248,6 @@ class WorkerProcess:
             if not any("address already in use" in line.lower() for line in self.tail):
                 break
         raise DemoError(f"{self.APP} did not start:\n" + "\n".join(self.tail))
-
-    def stop(self) -> None:
-        proc = self.process
-        if proc is None:
-            return
-        stop_process(proc, STOP_TIMEOUT_S)
-        if self._reader is not None:
-            self._reader.join(timeout=STOP_TIMEOUT_S)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        self.process = None
-
-    def __enter__(self) -> "WorkerProcess":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def wait_for(self, done: Callable[[list[Delivery]], bool], timeout: float) -> bool:
         """Block until ``done(deliveries)`` is true or ``timeout`` passes."""

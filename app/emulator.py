@@ -31,11 +31,10 @@ from typing import IO, Optional, Sequence
 
 import grpc
 
-from app.processes import stop_process
+from app.processes import ReadProcess
 
 READY_PREFIX = "READY "
 STARTUP_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 5.0
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,7 +42,7 @@ class EmulatorError(RuntimeError):
     """The emulator did not start (the message carries its last output lines)."""
 
 
-class Emulator:
+class Emulator(ReadProcess):
     """A running emulator subprocess; use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -100,24 +99,6 @@ class Emulator:
             self.stop()
             raise
         return self
-
-    def stop(self) -> None:
-        """Stop the subprocess: SIGTERM, then SIGKILL after a grace period. Idempotent."""
-        proc = self.process
-        if proc is None:
-            return
-        stop_process(proc, STOP_TIMEOUT_S)
-        if self._reader is not None:
-            self._reader.join(timeout=STOP_TIMEOUT_S)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        self.process = None
-
-    def __enter__(self) -> "Emulator":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _wait_ready(self) -> int:
         assert self.process is not None and self.process.stdout is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 
 STOP_TIMEOUT_S = 5.0
 
@@ -24,3 +25,33 @@ def stop_process(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT_S) -> Non
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=timeout)
+
+
+class ReadProcess:
+    """A child process whose output a reader thread drains; a context manager (subclasses
+    provide ``start``, which sets ``process`` and ``_reader``)."""
+
+    process: subprocess.Popen | None = None
+    _reader: threading.Thread | None = None
+    stop_timeout: float = STOP_TIMEOUT_S
+
+    def start(self) -> ReadProcess:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after a grace period; the reader joined. Idempotent."""
+        proc = self.process
+        if proc is None:
+            return
+        stop_process(proc, self.stop_timeout)
+        if self._reader is not None:
+            self._reader.join(timeout=self.stop_timeout)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        self.process = None
+
+    def __enter__(self):  # noqa: ANN204 - returns the subclass
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
