@@ -15,7 +15,6 @@ import json
 import orjson
 import pytest
 
-from _worker_fixtures import worker_client  # noqa: F401 - fixture
 from app.worker.headers import CloudTasksHeaders
 from app.worker.processing import MAX_KIND_CHARS, Outcome
 from app.worker.settings import Settings
@@ -39,8 +38,8 @@ def test_unencodable_result_is_answered_without_it(result):
     assert body["result_error"].startswith("result not JSON-encodable")
 
 
-def test_deep_echo_task_is_done_once_not_500(worker_client):  # noqa: F811 - fixture
-    client = worker_client(Settings(auth="disabled"))
+def test_deep_echo_task_is_done_once_not_500(make_worker):
+    client = make_worker(Settings(auth="disabled"))
     task = {"kind": "echo", "data": deep(400)}
     headers = {"Content-Type": "application/json", "X-CloudTasks-TaskName": "deep-1"}
     first = client.post("/tasks", content=json.dumps(task), headers=headers)
@@ -50,13 +49,13 @@ def test_deep_echo_task_is_done_once_not_500(worker_client):  # noqa: F811 - fix
     assert (again.status_code, again.json()["status"]) == (200, "duplicate")
 
 
-def test_two_authorization_headers_are_refused(worker_client):  # noqa: F811 - fixture
+def test_two_authorization_headers_are_refused(make_worker):
     settings = Settings(
         audience="https://worker-abc-uc.a.run.app",
         invoker_email="invoker@p.iam.gserviceaccount.com",
         certs_url=f"http://127.0.0.1:{free_port()}/certs",  # nothing listens: refused before any key lookup
     )
-    client = worker_client(settings)
+    client = make_worker(settings)
     answer = client.post(
         "/tasks",
         content=b'{"kind":"echo","data":{}}',
@@ -66,8 +65,8 @@ def test_two_authorization_headers_are_refused(worker_client):  # noqa: F811 - f
     assert 'error_description="malformed_header"' in answer.headers["www-authenticate"]
 
 
-def test_unknown_kind_is_cut_in_answer_and_logs(worker_client, capsys):  # noqa: F811 - fixture
-    client = worker_client(Settings(auth="disabled"))
+def test_unknown_kind_is_cut_in_answer_and_logs(make_worker, capsys):
+    client = make_worker(Settings(auth="disabled"))
     capsys.readouterr()
     answer = client.post("/tasks", content=json.dumps({"kind": "k" * 900_000}), headers={"X-CloudTasks-TaskName": "big"})
     assert answer.status_code == 200
