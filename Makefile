@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup synth test demo bench reliability clean
+.PHONY: setup synth test demo bench reliability clean terraform
 
 setup: $(VENV)/.installed node_modules/.installed .venv-checkov/.installed
 
@@ -30,9 +30,14 @@ node_modules/.installed: package.json package-lock.json
 synth: setup
 	npx cdktf synth
 
-## test: the whole test suite (snapshots, constructs, app, end to end)
-test: setup
+## test: the whole test suite (snapshots, constructs, app, end to end, Terraform's verdict)
+test: setup terraform
 	$(PY) -m pytest
+
+# Terraform judges every synthesized stack in the suite: it is required, never skipped.
+terraform:
+	@command -v terraform >/dev/null || { echo "terraform >= 1.5 is required (cdktf deploy needs it, and the tests run terraform init on every stack): install it from https://developer.hashicorp.com/terraform/install and run make test again" >&2; exit 1; }
+	@terraform version | head -1
 
 ## demo: local end to end on the Cloud Tasks emulator, no cloud
 demo: setup

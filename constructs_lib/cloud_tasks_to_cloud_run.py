@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdktf import Fn
-from cdktf_cdktf_provider_google.project_service import ProjectService
 from constructs import Construct
 
 from . import defaults
+from .ids import fitted_id
 from .invoker_service_account import InvokerServiceAccount
 from .policy import PolicyCheck
+from .project_apis import ProjectApis
 from .task_queue import QueueRouting, TaskQueue, check_task_queue_arguments
 from .validation import (
     ACCOUNT_ID,
@@ -43,8 +44,8 @@ from .validation import (
 from .worker_service import WorkerService, check_worker_service_arguments
 
 # Keywords the pattern sets itself; passing them in the *_options maps is refused.
-_MANAGED_SERVICE_KEYS = frozenset({"name", "location", "project", "custom_audiences"})
-_MANAGED_QUEUE_KEYS = frozenset({"name", "project", "routing"})
+_MANAGED_SERVICE_KEYS = frozenset({"name", "location", "project", "custom_audiences", "depends_on"})
+_MANAGED_QUEUE_KEYS = frozenset({"name", "project", "routing", "depends_on"})
 
 
 class CloudTasksToCloudRun(Construct):
@@ -85,8 +86,9 @@ class CloudTasksToCloudRun(Construct):
         :param location: region of the service and the queue. Default: ``us-central1``.
         :param image: worker container image. Default: Google's ``hello`` sample.
         :param queue_name: queue id. Default: ``name``.
-        :param invoker_account_id: invoker account id. Default: ``<name>-invoker`` (cut to
-            30 characters).
+        :param invoker_account_id: invoker account id. Default: ``<name>-invoker``; when
+            that is over 30 characters, the name is cut and a hash of the whole name added
+            (``<cut name>-<hash6>-invoker``), so long names never collide.
         :param audience: the ``aud`` of the tasks' OIDC tokens. Default:
             ``https://<name>.<location>.<project>.tasks.invalid``, added to the service's
             custom audiences (the run.app URL cannot be used: it is only known after the
@@ -98,7 +100,8 @@ class CloudTasksToCloudRun(Construct):
         :param queue_level_routing: also set the queue's ``http_target`` so every task
             goes to this service with the invoker's token, whatever the task says.
             Default: False.
-        :param enable_apis: declare ``google_project_service`` for the APIs used.
+        :param enable_apis: declare ``google_project_service`` for the APIs used, once per
+            stack and project (shared with other patterns, see :class:`ProjectApis`).
             Default: True.
         :param task_path: path of the worker endpoint. Default: ``/tasks``.
         :param service_options: further :class:`WorkerService` keywords (image, env,
@@ -119,14 +122,13 @@ class CloudTasksToCloudRun(Construct):
         self.audience = plan.audience
         self.dispatch_deadline_seconds = plan.dispatch_deadline_seconds
         self.task_path = plan.task_path
-        self.apis = [
-            ProjectService(self, f"api-{api.split('.')[0]}", project=project, service=api,
-                           disable_on_destroy=False)
-            for api in (defaults.ENABLED_APIS if enable_apis else ())
-        ]
+        # Shared by every pattern of the stack in this project: each API is declared once.
+        apis = ProjectApis.of(self, project) if enable_apis else None
+        self.apis = [apis.enable(api) for api in defaults.ENABLED_APIS] if apis else []
         self.invoker = InvokerServiceAccount(
             self, "invoker", account_id=plan.invoker_account_id, project=project,
             display_name=defaults.INVOKER_DISPLAY_NAME.format(service=name),
+            depends_on=self.apis,
         )
         self.service = WorkerService(
             self, "service", name=name, location=location, project=project,
@@ -137,6 +139,7 @@ class CloudTasksToCloudRun(Construct):
                 defaults.WORKER_INVOKER_EMAIL_ENV: self.invoker.email,
                 defaults.WORKER_PROJECT_ID_ENV: project,
             },
+            depends_on=self.apis,
             **plan.service_kwargs,
         )
         routing = None
@@ -149,14 +152,14 @@ class CloudTasksToCloudRun(Construct):
             )
         self.queue = TaskQueue(
             self, "queue", name=plan.queue_name, location=location, project=project,
-            routing=routing, **plan.queue_kwargs,
+            routing=routing, depends_on=self.apis, **plan.queue_kwargs,
         )
 
         self.service.grant_invoke(self.invoker.member)
         for member in plan.enqueuers:
             self.grant_enqueue(member)
-        self._depend_on_apis()
         PolicyCheck.apply_to(self)
+
     # --- values the sample app needs ------------------------------------------------------
     @property
     def service_url(self) -> str:
@@ -184,15 +187,6 @@ class CloudTasksToCloudRun(Construct):
         task that carries the invoker's OIDC token needs actAs on it)."""
         self.queue.grant_enqueue(member)
         self.invoker.grant_act_as(member)
-
-    def _depend_on_apis(self) -> None:
-        if not self.apis:
-            return
-        api_ids = [api.fqn for api in self.apis]
-        for resource in (self.service.resource, self.queue.resource, self.invoker.resource,
-                         self.service.runtime_account):
-            if resource is not None:
-                resource.depends_on = api_ids
 
 
 @dataclass(frozen=True)
@@ -303,8 +297,8 @@ def _named_as_option(option: str, keys: set[str]) -> Iterator[None]:
 
 
 def _invoker_account_id_for(name: str) -> str:
-    suffix = defaults.INVOKER_ACCOUNT_SUFFIX
-    return f"{name[: 30 - len(suffix)].rstrip('-')}{suffix}"
+    """``<name>-invoker``; a name too long for that is cut and tagged with its hash."""
+    return fitted_id(name, defaults.INVOKER_ACCOUNT_SUFFIX)
 
 
 def _options(parameter: str, options: Mapping[str, Any] | None, construct: type,

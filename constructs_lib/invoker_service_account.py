@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from cdktf_cdktf_provider_google.service_account_iam_member import (
     ServiceAccountIamMember,
 )
 from constructs import Construct
 
+from .ids import identity, stable_id
 from .policy import PolicyCheck
 from .validation import (
     ACCOUNT_ID,
@@ -38,12 +42,14 @@ class InvokerServiceAccount(Construct):
         display_name: str | None = None,
         description: str | None = None,
         project: str | None = None,
+        depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         """
         :param account_id: the account id (the part before ``@``), 6 to 30 characters.
         :param display_name: shown in the console. Default: the account id.
         :param description: free text. Default: none.
         :param project: project to create the account in. Default: the provider's project.
+        :param depends_on: resources to create first (such as the APIs). Default: none.
         """
         check_string("account_id", account_id, pattern=ACCOUNT_ID, allowed=ACCOUNT_ID_TEXT)
         if display_name is not None:
@@ -58,6 +64,7 @@ class InvokerServiceAccount(Construct):
             display_name=display_name or account_id,
             description=description,
             project=project,
+            depends_on=list(depends_on) or None,
         )
         self._act_as: dict[str, ServiceAccountIamMember] = {}
         PolicyCheck.apply_to(self)  # every stack using the library is checked at synth
@@ -81,12 +88,14 @@ class InvokerServiceAccount(Construct):
         """Let ``member`` act as this account (``roles/iam.serviceAccountUser``, on this
         account only, additive). Needed by anyone who creates tasks carrying its token."""
         check_member("member", member)
-        if member not in self._act_as:
-            self._act_as[member] = ServiceAccountIamMember(
+        key = identity(self, member)
+        if key not in self._act_as:
+            # The id is derived from role and member: other grants keep their addresses.
+            self._act_as[key] = ServiceAccountIamMember(
                 self,
-                f"act-as-{len(self._act_as)}",
+                stable_id(self, "act-as", ACT_AS_ROLE, member),
                 service_account_id=self.resource.name,
                 role=ACT_AS_ROLE,
                 member=member,
             )
-        return self._act_as[member]
+        return self._act_as[key]

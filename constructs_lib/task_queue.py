@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_google.cloud_tasks_queue import (
     CloudTasksQueue,
     CloudTasksQueueHttpTarget,
@@ -22,6 +24,7 @@ from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import (
 from constructs import Construct
 
 from . import defaults
+from .ids import identity, stable_id
 from .policy import PolicyCheck
 from .validation import (
     INT32_MAX,
@@ -76,6 +79,7 @@ class TaskQueue(Construct):
         log_sampling_ratio: float = defaults.LOG_SAMPLING_RATIO,
         routing: QueueRouting | None = None,
         project: str | None = None,
+        depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         """
         :param name: queue id, 1 to 100 letters, digits or hyphens.
@@ -91,6 +95,7 @@ class TaskQueue(Construct):
         :param log_sampling_ratio: fraction of attempts logged, 0.0 to 1.0. Default: 1.0.
         :param routing: queue-level routing override. Default: none (tasks name their URL).
         :param project: project. Default: the provider's project.
+        :param depends_on: resources to create first (such as the APIs). Default: none.
         """
         check_optional_project("project", project)
         _validate(
@@ -124,6 +129,7 @@ class TaskQueue(Construct):
                 sampling_ratio=log_sampling_ratio
             ),
             http_target=_http_target(routing) if routing else None,
+            depends_on=list(depends_on) or None,
         )
         self._enqueuers: dict[str, CloudTasksQueueIamMember] = {}
         PolicyCheck.apply_to(self)  # every stack using the library is checked at synth
@@ -142,23 +148,26 @@ class TaskQueue(Construct):
         """Let ``member`` create tasks in this queue (``roles/cloudtasks.enqueuer`` on this
         queue only, additive ``google_cloud_tasks_queue_iam_member``)."""
         check_member("member", member)
-        if member not in self._enqueuers:
-            self._enqueuers[member] = CloudTasksQueueIamMember(
+        key = identity(self, member)
+        if key not in self._enqueuers:
+            # The id is derived from role and member: other grants keep their addresses.
+            self._enqueuers[key] = CloudTasksQueueIamMember(
                 self,
-                f"enqueuer-{len(self._enqueuers)}",
+                stable_id(self, "enqueuer", ENQUEUER_ROLE, member),
                 name=self.resource.name,
                 location=self.resource.location,
                 project=self.resource.project,
                 role=ENQUEUER_ROLE,
                 member=member,
             )
-        return self._enqueuers[member]
+        return self._enqueuers[key]
 
 
 def check_task_queue_arguments(**kwargs: Any) -> None:
     """Validate :class:`TaskQueue` keywords without declaring anything (defaults filled in)."""
     arguments = keyword_arguments(TaskQueue.__init__, kwargs)
     check_optional_project("project", arguments.pop("project"))
+    arguments.pop("depends_on")
     _validate(**arguments)
 
 

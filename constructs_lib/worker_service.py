@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_google.cloud_run_v2_service import (
     CloudRunV2Service,
     CloudRunV2ServiceTemplate,
@@ -21,6 +22,7 @@ from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
 from . import defaults
+from .ids import fitted_id, identity, stable_id
 from .policy import PolicyCheck
 from .validation import (
     ACCOUNT_ID,
@@ -96,6 +98,7 @@ class WorkerService(Construct):
         custom_audiences: Sequence[str] = (),
         container_port: int = defaults.CONTAINER_PORT,
         project: str | None = None,
+        depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         """
         :param name: service name, 1 to 49 characters (``[a-z]([-a-z0-9]*[a-z0-9])?``).
@@ -116,10 +119,12 @@ class WorkerService(Construct):
         :param service_account_email: run as this existing account. Default: a dedicated
             account created here.
         :param runtime_account_id: account id of the dedicated account. Default: the service
-            name (cut to fit) plus ``-run``.
+            name plus ``-run``; a name too long for that is cut and a hash of the whole name
+            added (``<cut name>-<hash6>-run``).
         :param custom_audiences: extra audiences Cloud Run accepts in ID tokens. Default: none.
         :param container_port: port the container listens on ($PORT). Default: 8080.
         :param project: project. Default: the provider's project.
+        :param depends_on: resources to create first (such as the APIs). Default: none.
         """
         check_optional_project("project", project)
         env = dict(env) if isinstance(env, Mapping) else ({} if env is None else env)
@@ -148,6 +153,7 @@ class WorkerService(Construct):
                 account_id=account_id,
                 display_name=f"Cloud Run runtime for {name}",
                 project=project,
+                depends_on=list(depends_on) or None,
             )
             service_account_email = self.runtime_account.email
         self._service_account_email = service_account_email
@@ -162,6 +168,7 @@ class WorkerService(Construct):
             deletion_protection=deletion_protection,
             labels=labels or None,
             custom_audiences=list(audiences) or None,
+            depends_on=list(depends_on) or None,
             template=CloudRunV2ServiceTemplate(
                 service_account=service_account_email,
                 timeout=f"{timeout_seconds}s",
@@ -210,17 +217,19 @@ class WorkerService(Construct):
         """Let ``member`` call this service (``roles/run.invoker`` on this service only,
         additive ``google_cloud_run_v2_service_iam_member``)."""
         check_member("member", member)
-        if member not in self._invokers:
-            self._invokers[member] = CloudRunV2ServiceIamMember(
+        key = identity(self, member)
+        if key not in self._invokers:
+            # The id is derived from role and member: other grants keep their addresses.
+            self._invokers[key] = CloudRunV2ServiceIamMember(
                 self,
-                f"invoker-{len(self._invokers)}",
+                stable_id(self, "invoker", INVOKER_ROLE, member),
                 name=self.resource.name,
                 location=self.resource.location,
                 project=self.resource.project,
                 role=INVOKER_ROLE,
                 member=member,
             )
-        return self._invokers[member]
+        return self._invokers[key]
 
 
 def check_worker_service_arguments(**kwargs: Any) -> None:
@@ -228,6 +237,7 @@ def check_worker_service_arguments(**kwargs: Any) -> None:
     filled in), so a composing construct can fail before its first resource."""
     arguments = keyword_arguments(WorkerService.__init__, kwargs)
     check_optional_project("project", arguments.pop("project"))
+    arguments.pop("depends_on")
     runtime_account_id = arguments.pop("runtime_account_id")
     for mapping in ("env", "labels"):
         value = arguments[mapping]
@@ -243,11 +253,12 @@ def check_worker_service_arguments(**kwargs: Any) -> None:
 
 
 def runtime_account_id_for(service_name: str) -> str:
-    """Account id of the dedicated runtime account: ``<name>-run``, cut to 30 characters."""
+    """Account id of the dedicated runtime account: ``<name>-run``; a name too long for
+    that is cut and tagged with a hash of the whole name; a name too short is padded."""
     suffix = defaults.RUNTIME_ACCOUNT_SUFFIX
-    stem = service_name[: 30 - len(suffix)].rstrip("-")
-    account_id = f"{stem}{suffix}"
-    return account_id if len(account_id) >= 6 else f"{stem}-worker{suffix}"
+    if len(service_name) + len(suffix) < 6:
+        return f"{service_name}-worker{suffix}"
+    return fitted_id(service_name, suffix)
 
 
 def _validate(*, name, location, image, timeout_seconds, min_instance_count,

@@ -114,12 +114,28 @@ def test_apis_can_be_left_to_the_platform(stack):
 
 
 def test_resources_wait_for_their_apis(stack):
-    build(stack)
+    pattern = build(stack)
+    api_addresses = sorted(f"google_project_service.{resolve(stack, api.friendly_unique_id)}"
+                           for api in pattern.apis)
     tf = synth(stack)
     for resource_type in ("google_cloud_run_v2_service", "google_cloud_tasks_queue"):
-        depends_on = one(tf, resource_type)["depends_on"]
-        assert len(depends_on) == 3
-        assert all(d.startswith("${google_project_service.") for d in depends_on)
+        # bare addresses: Terraform refuses "${...}" interpolations in depends_on
+        assert sorted(one(tf, resource_type)["depends_on"]) == api_addresses
+    for account in resources(tf, "google_service_account"):
+        assert sorted(account["depends_on"]) == api_addresses
+
+
+def test_several_patterns_declare_each_api_once(stack):
+    first = build(stack, name="orders")
+    second = CloudTasksToCloudRun(stack, "invoices", project=PROJECT, name="invoices",
+                                  location="europe-west1")
+    tf = synth(stack)
+    apis = resources(tf, "google_project_service")
+    assert sorted(a["service"] for a in apis) == [
+        "cloudtasks.googleapis.com", "iam.googleapis.com", "run.googleapis.com"]
+    assert [a.node.path for a in first.apis] == [a.node.path for a in second.apis]
+    services = resources(tf, "google_cloud_run_v2_service")
+    assert services[0]["depends_on"] == services[1]["depends_on"]
 
 
 @pytest.mark.parametrize("key", ["WORKER_AUDIENCE", "WORKER_INVOKER_EMAIL"])

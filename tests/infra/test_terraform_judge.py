@@ -1,0 +1,124 @@
+"""Terraform judges representative library stacks: ``terraform init -backend=false`` reads
+each whole configuration and refuses nothing but the (unreachable) provider download."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import cdktf
+import pytest
+
+from constructs_lib import (
+    CloudTasksToCloudRun,
+    InvokerServiceAccount,
+    QueueRouting,
+    TaskQueue,
+    WorkerService,
+)
+from tests.infra.conftest import PROJECT
+from tests.terraform import judge
+
+CI = "serviceAccount:ci@example-project.iam.gserviceaccount.com"
+OPS = "group:ops@example.com"
+
+
+def _stack(backend: Callable[[cdktf.TerraformStack], object] | None = None):
+    from cdktf_cdktf_provider_google.provider import GoogleProvider
+
+    stack = cdktf.TerraformStack(cdktf.Testing.app(), "judged")
+    GoogleProvider(stack, "google", project=PROJECT, region="us-central1")
+    if backend is not None:
+        backend(stack)
+    return stack
+
+
+def minimal_pattern():
+    stack = _stack()
+    CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders")
+    return stack
+
+
+def several_patterns_routing_and_enqueuers():
+    stack = _stack()
+    CloudTasksToCloudRun(stack, "orders", project=PROJECT, name="orders",
+                         enqueuers=[CI, OPS], queue_level_routing=True)
+    second = CloudTasksToCloudRun(stack, "invoices", project=PROJECT, name="invoices",
+                                  location="europe-west1", enqueuers=[OPS])
+    second.grant_enqueue("user:alice@example.com")
+    cdktf.TerraformOutput(stack, "invoices_queue", value=second.queue_path)
+    return stack
+
+
+def gcs_backend():
+    stack = _stack(lambda s: cdktf.GcsBackend(s, bucket="acme-tf-state", prefix="tasks/dev"))
+    CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders", enqueuers=[CI])
+    return stack
+
+
+def users_own_resources_next_to_the_constructs():
+    from cdktf_cdktf_provider_google.pubsub_topic import PubsubTopic
+    from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
+
+    stack = _stack()
+    tasks = CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders")
+    bucket = StorageBucket(stack, "exports", name="acme-exports", location="EU",
+                           uniform_bucket_level_access=True)
+    topic = PubsubTopic(stack, "events", name="order-events", depends_on=[bucket])
+    # the user's own escape hatch on a library resource
+    tasks.service.resource.add_override("description", f"publishes to {topic.name}")
+    tasks.service.grant_invoke(CI)
+    cdktf.TerraformOutput(stack, "task_url", value=tasks.task_url)
+    return stack
+
+
+def building_blocks_alone():
+    stack = _stack()
+    invoker = InvokerServiceAccount(stack, "invoker", account_id="blocks-invoker",
+                                    project=PROJECT)
+    service = WorkerService(stack, "worker", name="blocks", project=PROJECT,
+                            deletion_protection=False)
+    service.grant_invoke(invoker.member)
+    queue = TaskQueue(stack, "queue", name="blocks", project=PROJECT, routing=QueueRouting(
+        host=cdktf.Fn.trimprefix(service.uri, "https://"),
+        service_account_email=invoker.email, audience="https://blocks.example.com"))
+    queue.grant_enqueue(CI)
+    invoker.grant_act_as(CI)
+    return stack
+
+
+def apis_left_to_the_platform():
+    stack = _stack()
+    CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders", enable_apis=False)
+    return stack
+
+
+STACKS = [minimal_pattern, several_patterns_routing_and_enqueuers, gcs_backend,
+          users_own_resources_next_to_the_constructs, building_blocks_alone,
+          apis_left_to_the_platform]
+
+
+@pytest.mark.parametrize("build", STACKS, ids=lambda build: build.__name__)
+def test_terraform_accepts_library_stack(build):
+    terraform = json.loads(cdktf.Testing.synth(build(), True))
+    verdict = judge(terraform)
+    assert verdict.accepted, "\n\n".join(verdict.configuration_errors) or verdict.output
+
+
+def test_the_judge_refuses_what_terraform_refuses():
+    """The check can fail: the interpolated depends_on the first stacks wrote is refused."""
+    terraform = json.loads(cdktf.Testing.synth(minimal_pattern(), True))
+    service = next(iter(terraform["resource"]["google_cloud_run_v2_service"].values()))
+    service["depends_on"] = [f"${{{dep}}}" for dep in service["depends_on"]]
+    verdict = judge(terraform)
+    assert not verdict.accepted
+    assert any("Invalid expression" in error and "depends_on" in error
+               for error in verdict.configuration_errors), verdict.output
+
+
+def test_the_judge_refuses_a_malformed_moved_block():
+    terraform = json.loads(cdktf.Testing.synth(minimal_pattern(), True))
+    terraform["moved"] = [{"from": "google_cloud_run_v2_service.a", "to": "not an address"}]
+    verdict = judge(terraform)
+    assert not verdict.accepted
+    assert verdict.configuration_errors, verdict.output
