@@ -13,6 +13,7 @@ _install_provider()
 from .cloud_tasks_to_cloud_run import CloudTasksToCloudRun  # noqa: E402
 from .invoker_service_account import InvokerServiceAccount  # noqa: E402
 from .policy import PolicyCheck, find_violations  # noqa: E402
+from .project_apis import ProjectApis  # noqa: E402
 from .task_queue import QueueRouting, TaskQueue  # noqa: E402
 from .validation import ConfigurationError  # noqa: E402
 from .worker_service import WorkerService  # noqa: E402
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigurationError",
     "InvokerServiceAccount",
     "PolicyCheck",
+    "ProjectApis",
     "QueueRouting",
     "TaskQueue",
     "WorkerService",
