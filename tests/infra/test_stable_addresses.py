@@ -1,0 +1,118 @@
+"""Day 2: an everyday edit changes only what it is about.
+
+Each case is a pair of configurations and the exact resources expected to appear,
+disappear or change; every other resource must keep its address *and* its body. A moved
+address is a destroy and a create in ``terraform plan`` (for IAM, the old and the new grant
+of one member overlap during apply and the member can end without it).
+Resources are named here by what they are (type and member or name), never by logical id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import cdktf
+import pytest
+
+from constructs_lib import CloudTasksToCloudRun
+from tests.infra.conftest import PROJECT
+
+A = "serviceAccount:a@example-project.iam.gserviceaccount.com"
+B = "group:b@example.com"
+C = "user:c@example.com"
+D = "domain:example.com"
+QUEUE_IAM = "google_cloud_tasks_queue_iam_member"
+ACT_AS = "google_service_account_iam_member"
+RUN_IAM = "google_cloud_run_v2_service_iam_member"
+
+
+@dataclass(frozen=True)
+class Config:
+    enqueuers: tuple[str, ...] = (A, B, C)
+    invokers: tuple[str, ...] = ()  # extra grant_invoke members on the service
+    queue_options: dict[str, Any] = field(default_factory=dict)
+    service_options: dict[str, Any] = field(default_factory=dict)
+    second_pattern: bool = False
+
+
+def synthesized(config: Config) -> dict[str, dict[str, Any]]:
+    """address -> body of every resource, from a fresh stack built from ``config``."""
+    from cdktf_cdktf_provider_google.provider import GoogleProvider
+
+    stack = cdktf.TerraformStack(cdktf.Testing.app(), "day2")
+    GoogleProvider(stack, "google", project=PROJECT, region="us-central1")
+    pattern = CloudTasksToCloudRun(
+        stack, "tasks", project=PROJECT, name="orders", enqueuers=list(config.enqueuers),
+        queue_options=config.queue_options, service_options=config.service_options)
+    for member in config.invokers:
+        pattern.service.grant_invoke(member)
+    if config.second_pattern:
+        CloudTasksToCloudRun(stack, "invoices", project=PROJECT, name="invoices")
+    terraform = json.loads(cdktf.Testing.synth(stack, True))
+    return {f"{rtype}.{name}": body
+            for rtype, by_name in terraform["resource"].items()
+            for name, body in by_name.items()}
+
+
+def what(address: str, resources: dict[str, dict[str, Any]]) -> tuple[str, str]:
+    """A resource by its type and what it is about: the member of a grant (an account of
+    the same stack by its account id), else its name."""
+    body = resources[address]
+    rtype = address.split(".")[0]
+    member = body.get("member")
+    if isinstance(member, str) and member.startswith("${google_service_account."):
+        account = resources[member[2:].rsplit(".", 1)[0]]
+        member = f"serviceAccount:{account['account_id']}"
+    return rtype, member or body.get("name") or body.get("account_id") or body.get("service")
+
+
+def plan(before: Config, after: Config) -> dict[str, set[tuple[str, str]]]:
+    old, new = synthesized(before), synthesized(after)
+    return {
+        "added": {what(a, new) for a in new.keys() - old.keys()},
+        "removed": {what(a, old) for a in old.keys() - new.keys()},
+        "changed": {what(a, new) for a in old.keys() & new.keys() if old[a] != new[a]},
+    }
+
+
+CASES = {
+    "remove the first of three enqueuers": (
+        Config(), Config(enqueuers=(B, C)),
+        {"removed": {(QUEUE_IAM, A), (ACT_AS, A)}}),
+    "remove the last of three enqueuers": (
+        Config(), Config(enqueuers=(A, B)),
+        {"removed": {(QUEUE_IAM, C), (ACT_AS, C)}}),
+    "add an enqueuer in front": (
+        Config(), Config(enqueuers=(D, A, B, C)),
+        {"added": {(QUEUE_IAM, D), (ACT_AS, D)}}),
+    "reorder the enqueuers": (Config(), Config(enqueuers=(C, A, B)), {}),
+    "list an enqueuer twice": (Config(), Config(enqueuers=(A, B, C, A)), {}),
+    "remove the first of three extra invokers": (
+        Config(invokers=(A, B, C)), Config(invokers=(B, C)),
+        {"removed": {(RUN_IAM, A)}}),
+    "add an invoker in front": (
+        Config(invokers=(B,)), Config(invokers=(A, B)),
+        {"added": {(RUN_IAM, A)}}),
+    "change the retry policy": (
+        Config(), Config(queue_options={"max_attempts": 3}),
+        {"changed": {("google_cloud_tasks_queue", "orders")}}),
+    "change the memory": (
+        Config(), Config(service_options={"memory": "1Gi"}),
+        {"changed": {("google_cloud_run_v2_service", "orders")}}),
+    "add a second pattern to the stack": (
+        Config(), Config(second_pattern=True),
+        {"added": {("google_cloud_run_v2_service", "invoices"),
+                   ("google_cloud_tasks_queue", "invoices"),
+                   ("google_service_account", "invoices-run"),
+                   ("google_service_account", "invoices-invoker"),
+                   (RUN_IAM, "serviceAccount:invoices-invoker")}}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_an_edit_changes_only_what_it_is_about(case):
+    before, after, expected = CASES[case]
+    assert plan(before, after) == {"added": set(), "removed": set(), "changed": set(),
+                                   **expected}
