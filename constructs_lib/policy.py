@@ -12,8 +12,11 @@ before any file is written, when it finds
 * a Cloud Run service on the default compute account (or with no account, which means the
   same), or with the invoker IAM check disabled (which makes it public).
 
-The pure function :func:`find_violations` does the work, so it can also run on a
-``cdk.tf.json`` read from disk.
+It also refuses two resources that would take one name in one project (service accounts,
+Cloud Run services and jobs, queues): :func:`find_name_collisions`.
+
+The pure functions :func:`find_violations` and :func:`find_name_collisions` do the work, so
+they can also run on a ``cdk.tf.json`` read from disk.
 """
 
 from __future__ import annotations
@@ -171,6 +174,38 @@ def _service_violations(where: str, config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# Resources whose name must be unique per project (and location): two of them in one stack
+# pass every per-resource check and then fail at apply, the second with "already exists".
+UNIQUE_NAMES = {
+    "google_service_account": ("account_id",),
+    "google_cloud_run_v2_service": ("location", "name"),
+    "google_cloud_run_v2_job": ("location", "name"),
+    "google_cloud_tasks_queue": ("location", "name"),
+}
+
+
+def find_name_collisions(terraform: Mapping[str, Any]) -> list[str]:
+    """Resources of one stack that would take the same name in the same project."""
+    seen: dict[tuple[Any, ...], str] = {}
+    problems = []
+    for resource_type, name, config in _resources(terraform):
+        keys = UNIQUE_NAMES.get(resource_type)
+        if keys is None:
+            continue
+        # No project means the provider's project: all such resources share it.
+        key = (resource_type, config.get("project"), *(config.get(k) for k in keys))
+        where = f"{resource_type}.{name}"
+        if key in seen:
+            shown = ", ".join(f"{k}={config.get(k)!r}" for k in keys)
+            problems.append(
+                f"{where} and {seen[key]} both declare {shown} in project "
+                f"{config.get('project') or '(the provider default)'}: give one of them "
+                "another name (apply would fail with 'already exists')")
+        else:
+            seen[key] = where
+    return problems
+
+
 @jsii.implements(IValidation)
 class PolicyCheck:
     """The cdktf validation that runs :func:`find_violations` on its stack at synth."""
@@ -179,7 +214,9 @@ class PolicyCheck:
         self._stack = stack
 
     def validate(self) -> list[str]:
-        return [f"policy: {problem}" for problem in find_violations(self._stack.to_terraform())]
+        terraform = self._stack.to_terraform()
+        return ([f"policy: {problem}" for problem in find_violations(terraform)]
+                + [f"names: {problem}" for problem in find_name_collisions(terraform)])
 
     @staticmethod
     def apply_to(scope: Construct) -> TerraformStack:
