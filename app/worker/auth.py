@@ -12,14 +12,20 @@ keys can be had.
 
 Tokens whose signature checked out are remembered (bounded, first-in first-out) until they
 expire, so a token Cloud Tasks reuses costs one RSA verification, not one per task. The claims
-are re-checked on every use, the cache is dropped when the key set changes, and a hit is only
-trusted while the certificates themselves are fresh.
+are re-checked on every use, the cache is dropped when the key material changes (a key id
+added, removed or mapped to another key), a hit is only trusted while the certificates
+themselves are fresh, and an entry whose re-verification fails is evicted.
+
+Nothing taken from the token is formatted into a message unless it is a short string, and its
+JSON may nest at most :data:`MAX_JSON_DEPTH` levels: a header or claim built to be expensive to
+print or walk (a list nested a thousand deep) is refused as malformed, never a 500.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +38,8 @@ from app.worker.certs import CertCache
 ALLOWED_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
 ALLOWED_ALGORITHM = "RS256"
 MAX_TOKEN_CHARS = 8192
+MAX_JSON_DEPTH = 32
+"""Deepest nesting accepted in a token's header or claims (Google's are one or two levels)."""
 
 
 class AuthError(Exception):
@@ -87,7 +95,10 @@ class TokenVerifier:
     ) -> None:
         self.certs = certs
         self.audience = audience
-        self.invoker_email = invoker_email.lower()
+        # Only the configured value is normalised, and only its ASCII letters: service-account
+        # e-mails are lowercase ASCII, and the token's e-mail is compared exactly as Google signed
+        # it (str.lower() would map U+212A KELVIN SIGN to "k" and let a look-alike through).
+        self.invoker_email = _ascii_lower(invoker_email)
         self.clock_skew = clock_skew
         self.cache_size = cache_size
         self._clock = clock
@@ -108,8 +119,15 @@ class TokenVerifier:
             claims = self._cache.get(token)
             if claims is not None and self.certs.fresh:
                 return self._check_claims(claims)
-        claims = await self._verify_signature(token)
+        try:
+            claims = await self._verify_signature(token)
+        except AuthError:
+            self._cache.pop(token, None)  # it no longer verifies: its old verdict must not return
+            raise
         if self.cache_size and _number(claims.get("exp"), 0.0) > self._clock():
+            if self._cache_version != self.certs.key_version:  # keys changed while we awaited them
+                self._cache.clear()
+                self._cache_version = self.certs.key_version
             if len(self._cache) >= self.cache_size:
                 del self._cache[next(iter(self._cache))]
             self._cache[token] = claims
@@ -124,7 +142,9 @@ class TokenVerifier:
         header = _json_segment(parts[0])
         alg = header.get("alg")
         if alg != ALLOWED_ALGORITHM:
-            raise _unauthenticated("unsupported_alg", f"token algorithm must be RS256, got {str(alg)[:20]!r}")
+            raise _unauthenticated(
+                "unsupported_alg", f"token algorithm must be RS256, got {_shown(alg)}"
+            )
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise _unauthenticated("malformed_token", "token header has no key id")
@@ -160,7 +180,7 @@ class TokenVerifier:
         if aud != self.audience:  # one string, as Google issues it; a list is refused
             raise _forbidden("wrong_audience", "token is for another audience")
         email = claims.get("email")
-        if not isinstance(email, str) or email.lower() != self.invoker_email:
+        if email != self.invoker_email:  # exactly: no case folding of what the token says
             raise _forbidden("wrong_account", "token is for another account")
         verified = claims.get("email_verified")  # true, or "true" as older Google tokens had it
         if verified is not True and verified != "true":  # not `in (True, "true")`: 1 == True
@@ -183,10 +203,52 @@ def _json_segment(value: str) -> dict[str, Any]:
         raise _unauthenticated("malformed_token", "token segment is not JSON") from None
     if not isinstance(decoded, dict):
         raise _unauthenticated("malformed_token", "token segment is not a JSON object")
+    if not _nesting_within(decoded, MAX_JSON_DEPTH):
+        raise _unauthenticated("malformed_token", "token segment is nested too deeply")
     return decoded
 
 
+def _nesting_within(value: object, limit: int) -> bool:
+    """True if ``value`` nests at most ``limit`` objects/arrays deep (iterative: no recursion)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        pending.extend((child, depth + 1) for child in children)
+    return True
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", type(None): "null"}
+
+
+def _shown(value: object) -> str:
+    """A token value fit for a message: a short string's repr, otherwise only its JSON type."""
+    if isinstance(value, str):
+        return repr(value[:20])
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
 def _number(value: object, default: float | None) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return default
+    """``value`` as a finite float if it is a JSON number (not a boolean), else ``default``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    try:
+        number = float(value)
+    except OverflowError:
+        return default
+    return number if math.isfinite(number) else default
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_lower(value: str) -> str:
+    """``value`` with A-Z lowered and every other character left as it is."""
+    return value.translate(_ASCII_LOWER)

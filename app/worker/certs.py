@@ -11,6 +11,10 @@ the result is kept for the response's ``Cache-Control: max-age`` (minus ``Age``)
 * if a refresh fails, the previous keys stay usable for ``stale_grace`` seconds past expiry
   (Google publishes keys long before and after they sign); after that, and when nothing was
   ever fetched, :class:`CertsUnavailableError` is raised and the request gets 503: fail closed.
+
+:attr:`CertCache.key_version` follows the key material itself (each kid's RSA modulus and
+exponent), not just the set of key ids: a document that maps a known kid to another key is a
+new version, and token caches keyed on it drop what the old key verified.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 from google.auth.crypt import RSAVerifier
 
 logger = logging.getLogger("app.worker.certs")
@@ -90,14 +96,15 @@ def parse_max_age(cache_control: str | None, age: str | None = None) -> float | 
     return max(ttl, 0.0)
 
 
-def parse_certs(body: bytes) -> dict[str, RSAVerifier]:
-    """Parse ``{kid: PEM}`` or a JWK set into verifiers; raise ``ValueError`` if none are usable."""
+def parse_public_keys(body: bytes) -> dict[str, RSAPublicKey]:
+    """Parse ``{kid: PEM}`` or a JWK set into RSA public keys by kid (other key types are
+    skipped); raise ``ValueError`` if none are usable."""
     if len(body) > MAX_DOCUMENT_BYTES:
         raise ValueError("certificate document too large")
     document = orjson.loads(body)
     if not isinstance(document, dict):
         raise ValueError("certificate document is not a JSON object")
-    keys: dict[str, RSAVerifier] = {}
+    keys: dict[str, RSAPublicKey] = {}
     if isinstance(document.get("keys"), list):
         for jwk in document["keys"]:
             if (
@@ -108,14 +115,39 @@ def parse_certs(body: bytes) -> dict[str, RSAVerifier]:
                 and isinstance(jwk.get("kid"), str)
             ):
                 numbers = RSAPublicNumbers(_b64_int(jwk["e"]), _b64_int(jwk["n"]))
-                keys[jwk["kid"]] = RSAVerifier(numbers.public_key())
+                keys[jwk["kid"]] = numbers.public_key()
     else:
         for kid, pem in document.items():
             if isinstance(kid, str) and isinstance(pem, str):
-                keys[kid] = RSAVerifier.from_string(pem)
+                key = _pem_public_key(pem)
+                if isinstance(key, RSAPublicKey):
+                    keys[kid] = key
     if not keys:
         raise ValueError("certificate document holds no RSA keys")
     return keys
+
+
+def parse_certs(body: bytes) -> dict[str, RSAVerifier]:
+    """Parse ``{kid: PEM}`` or a JWK set into verifiers; raise ``ValueError`` if none are usable."""
+    return {kid: RSAVerifier(key) for kid, key in parse_public_keys(body).items()}
+
+
+def key_material(keys: Mapping[str, RSAPublicKey]) -> dict[str, tuple[int, int]]:
+    """What identifies each key: kid -> (modulus, exponent). A renewed certificate for the same
+    key is the same material; the same kid for another key is not."""
+    material = {}
+    for kid, key in keys.items():
+        numbers = key.public_numbers()
+        material[kid] = (numbers.n, numbers.e)
+    return material
+
+
+def _pem_public_key(pem: str) -> object:
+    """The public key of a PEM certificate or public key (as google-auth's ``from_string``)."""
+    data = pem.encode()
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        return x509.load_pem_x509_certificate(data).public_key()
+    return serialization.load_pem_public_key(data)
 
 
 class CertCache:
@@ -146,6 +178,7 @@ class CertCache:
         self._stale_grace = stale_grace
         self._timeout = timeout
         self._keys: Mapping[str, RSAVerifier] = {}
+        self._material: dict[str, tuple[int, int]] = {}
         self._expires_at = float("-inf")
         self._last_attempt = float("-inf")
         self._last_failed = False
@@ -153,7 +186,8 @@ class CertCache:
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self.key_version = 0
-        """Bumped whenever the set of keys changes (token caches drop their entries then)."""
+        """Bumped whenever a key id is added or removed or names another key (token caches
+        drop their entries then)."""
         self.fetch_count = 0
 
     @property
@@ -175,7 +209,7 @@ class CertCache:
                 raise CertsUnavailableError(f"no usable signing certificates from {self.url}")
         verifier = self._keys.get(kid)
         if verifier is None and now - self._last_attempt >= self._unknown_kid_interval:
-            logger.info("unknown key id %r: refreshing certificates", kid)
+            logger.info("unknown key id %r: refreshing certificates", kid[:64])
             await self.refresh()
             verifier = self._keys.get(kid)
         return verifier
@@ -194,7 +228,7 @@ class CertCache:
                 result = await asyncio.to_thread(self._fetcher, self.url, self._timeout)
                 if result.status != 200:
                     raise ValueError(f"HTTP {result.status}")
-                keys = parse_certs(result.body)
+                public_keys = parse_public_keys(result.body)
             except Exception as exc:  # noqa: BLE001 - any failure keeps the old keys and fails closed later
                 self._attempts += 1
                 self._last_failed = True
@@ -204,13 +238,15 @@ class CertCache:
                 return False
             ttl = parse_max_age(result.cache_control, result.age)
             ttl = self._default_ttl if ttl is None else min(max(ttl, self._min_ttl), self._max_ttl)
-            if set(keys) != set(self._keys):
+            material = key_material(public_keys)
+            if material != self._material:
                 self.key_version += 1
-            self._keys = keys
+                self._keys = {kid: RSAVerifier(key) for kid, key in public_keys.items()}
+                self._material = material
             self._expires_at = self._clock() + ttl
             self._last_failed = False
             self._attempts += 1
-            logger.debug("fetched %d signing keys, fresh for %.0f s", len(keys), ttl)
+            logger.debug("fetched %d signing keys, fresh for %.0f s", len(public_keys), ttl)
             return True
 
     def _get_lock(self) -> asyncio.Lock:

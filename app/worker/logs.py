@@ -93,11 +93,12 @@ def trace_fields(header: str | None, project_id: str | None) -> dict[str, Any]:
         return {}
     trace, _, rest = header.partition("/")
     trace = trace.strip()
-    if not (0 < len(trace) <= 64 and trace.isalnum()):
+    if not (0 < len(trace) <= 64 and trace.isascii() and trace.isalnum()):
         return {}
     fields: dict[str, Any] = {TRACE_KEY: f"projects/{project_id}/traces/{trace}"}
     span, _, options = rest.partition(";")
-    if span.isascii() and span.isdigit() and int(span) < 2**64:
+    # Length first: int() of a digit string over 4,300 digits raises ValueError (a 500 before auth).
+    if len(span) <= 20 and span.isascii() and span.isdigit() and int(span) < 2**64:
         fields[SPAN_KEY] = format(int(span), "016x")  # the header's span is decimal; Logging wants hex
     if options:
         fields[SAMPLED_KEY] = options.strip() == "o=1"

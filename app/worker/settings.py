@@ -96,7 +96,9 @@ class Settings(BaseModel):
             return None
         if not _EMAIL.match(value):
             raise ValueError(f"must be an email address like name@project.iam.gserviceaccount.com, got {value!r}")
-        return value.lower()
+        if not value.isascii():  # service-account e-mails are ASCII; tokens are compared exactly
+            raise ValueError(f"must be ASCII (service-account e-mails are), got {value!r}")
+        return value.lower()  # ASCII only, so this lowers A-Z and nothing else
 
     @field_validator("certs_url")
     @classmethod
