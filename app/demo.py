@@ -103,7 +103,7 @@ def read_stack(path: Path) -> StackTarget:
         raise DemoError(f"{path}: expected exactly one google_cloud_tasks_queue, found {len(queues)}"
                         f" ({', '.join(sorted(queues)) or 'none'})")
     queue = next(iter(queues.values()))
-    name, location = queue.get("name"), queue.get("location")
+    name, location = _local_name(queue.get("name"), resources), queue.get("location")
     if not _literal(name) or not _literal(location):
         raise DemoError(f"{path}: the queue's name and location must be literal strings, got {name!r}, {location!r}")
     project = _project(doc, queue)
@@ -128,6 +128,16 @@ def load_target(stack: str, cdktf_out: Path, synth: bool,
         if not path.exists():
             raise DemoError(f"synth ran but wrote no {path}; is {stack!r} one of the stacks in main.py?")
     return read_stack(path)
+
+
+def _local_name(name: Any, resources: dict[str, Any]) -> Any:
+    """A queue named ``${random_id.X.hex}`` (``queue_name_suffix``) gets, locally, the name
+    Terraform would give it with an all-zero suffix: ``<prefix>000000``."""
+    match = re.fullmatch(r"\$\{random_id\.([A-Za-z0-9_-]+)\.hex\}", name or "")
+    suffix = (resources.get("random_id") or {}).get(match.group(1)) if match else None
+    if not suffix or not _literal(suffix.get("prefix")):
+        return name
+    return f"{suffix['prefix']}{'0' * 2 * int(suffix['byte_length'])}"
 
 
 def _literal(value: Any) -> bool:

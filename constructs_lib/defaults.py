@@ -35,6 +35,9 @@ MAX_BACKOFF_SECONDS = 300.0
 MAX_DOUBLINGS = 5
 MAX_RETRY_DURATION_SECONDS = 0.0  # 0: bounded by max_attempts only
 LOG_SAMPLING_RATIO = 1.0
+# A random suffix on the queue name lets an environment be destroyed and deployed again
+# at once (a deleted queue's name is blocked for up to 7 days). Off: names stay as written.
+QUEUE_NAME_SUFFIX = False
 
 # --- InvokerServiceAccount (google_service_account) ------------------------------------
 INVOKER_DISPLAY_NAME = "Cloud Tasks invoker for {service}"

@@ -25,6 +25,7 @@ from constructs import Construct
 
 from . import defaults
 from .ids import identity, stable_id
+from .random_provider import RandomId, ensure_random_provider
 from .policy import PolicyCheck
 from .validation import (
     INT32_MAX,
@@ -33,6 +34,7 @@ from .validation import (
     QUEUE_ID,
     QUEUE_ID_TEXT,
     ConfigurationError,
+    check_bool,
     check_email,
     check_member,
     check_non_empty,
@@ -44,6 +46,7 @@ from .validation import (
 )
 
 ENQUEUER_ROLE = "roles/cloudtasks.enqueuer"
+NAME_SUFFIX_BYTES = 3  # 6 hex characters: 16 million names per base name
 MAX_DURATION_SECONDS = 315_576_000_000  # the largest protobuf Duration (10,000 years)
 
 
@@ -78,6 +81,7 @@ class TaskQueue(Construct):
         max_retry_duration_seconds: float = defaults.MAX_RETRY_DURATION_SECONDS,
         log_sampling_ratio: float = defaults.LOG_SAMPLING_RATIO,
         routing: QueueRouting | None = None,
+        name_suffix: bool = defaults.QUEUE_NAME_SUFFIX,
         project: str | None = None,
         depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
@@ -94,6 +98,10 @@ class TaskQueue(Construct):
             Default: 0.
         :param log_sampling_ratio: fraction of attempts logged, 0.0 to 1.0. Default: 1.0.
         :param routing: queue-level routing override. Default: none (tasks name their URL).
+        :param name_suffix: append a random suffix kept in state (``<name>-<6 hex>``, a
+            ``random_id``), so the environment can be destroyed and deployed again at once:
+            a deleted queue's name cannot be reused for up to 7 days. A new suffix comes
+            only with a new ``random_id`` (destroy, or a changed ``name``). Default: False.
         :param project: project. Default: the provider's project.
         :param depends_on: resources to create first (such as the APIs). Default: none.
         """
@@ -103,15 +111,20 @@ class TaskQueue(Construct):
             max_concurrent_dispatches=max_concurrent_dispatches, max_attempts=max_attempts,
             min_backoff_seconds=min_backoff_seconds, max_backoff_seconds=max_backoff_seconds,
             max_doublings=max_doublings, max_retry_duration_seconds=max_retry_duration_seconds,
-            log_sampling_ratio=log_sampling_ratio, routing=routing,
+            log_sampling_ratio=log_sampling_ratio, routing=routing, name_suffix=name_suffix,
         )
 
         super().__init__(scope, id_)
         self.location = location
+        self.name_suffix: RandomId | None = None
+        if name_suffix:
+            ensure_random_provider(self)
+            self.name_suffix = RandomId(self, "name-suffix", byte_length=NAME_SUFFIX_BYTES,
+                                        prefix=f"{name}-", keepers={"name": name})
         self.resource = CloudTasksQueue(
             self,
             "queue",
-            name=name,
+            name=self.name_suffix.hex if self.name_suffix else name,
             location=location,
             project=project,
             rate_limits=CloudTasksQueueRateLimits(
@@ -173,7 +186,14 @@ def check_task_queue_arguments(**kwargs: Any) -> None:
 
 def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispatches,
               max_attempts, min_backoff_seconds, max_backoff_seconds, max_doublings,
-              max_retry_duration_seconds, log_sampling_ratio, routing) -> None:
+              max_retry_duration_seconds, log_sampling_ratio, routing, name_suffix) -> None:
+    check_bool("name_suffix", name_suffix)
+    if name_suffix:
+        # <name>-<hex> must still be a queue id of at most 100 characters.
+        room = 100 - 1 - 2 * NAME_SUFFIX_BYTES
+        check_string("name", name, pattern=rf"[A-Za-z0-9-]{{1,{room}}}",
+                     allowed=f"1 to {room} characters of letters, digits and hyphens (with "
+                             f"name_suffix, {2 * NAME_SUFFIX_BYTES + 1} more are added)")
     check_string("name", name, pattern=QUEUE_ID, allowed=QUEUE_ID_TEXT)
     check_string("location", location, pattern=LOCATION, allowed=LOCATION_TEXT)
     check_number("max_dispatches_per_second", max_dispatches_per_second, minimum=0,

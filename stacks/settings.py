@@ -44,6 +44,7 @@ class EnvironmentSettings:
     max_doublings: int = defaults.MAX_DOUBLINGS
     max_retry_duration_seconds: float = defaults.MAX_RETRY_DURATION_SECONDS
     log_sampling_ratio: float = defaults.LOG_SAMPLING_RATIO
+    queue_name_suffix: bool = defaults.QUEUE_NAME_SUFFIX
     cpu: str = defaults.CPU
     memory: str = defaults.MEMORY
     enqueuers: tuple[str, ...] = ()
@@ -55,7 +56,7 @@ class EnvironmentSettings:
 
     def queue_options(self) -> dict[str, Any]:
         """Keywords for :class:`constructs_lib.TaskQueue` (through the pattern)."""
-        return self._pick(QUEUE_KEYS)
+        return {**self._pick(QUEUE_KEYS), "name_suffix": self.queue_name_suffix}
 
     def _pick(self, keys: tuple[str, ...]) -> dict[str, Any]:
         return {key: getattr(self, key) for key in keys}

@@ -31,7 +31,8 @@ def _as_setting(error: ConfigurationError, env: EnvironmentSettings) -> Configur
     option = re.match(r"(?:service|queue)_options\['([^']+)'\](.*)", parameter)
     enqueuer = re.match(r"enqueuers\[(\d+)\](.*)", parameter)
     if option:
-        name = f"{table} {option.group(1)}{option.group(2)}"
+        key = {"name_suffix": "queue_name_suffix"}.get(option.group(1), option.group(1))
+        name = f"{table} {key}{option.group(2)}"
     elif enqueuer:
         index = int(enqueuer.group(1))
         name = (f"{table} enqueuers[{index}]" if index < len(env.enqueuers)

@@ -120,5 +120,6 @@ def test_demo_on_the_real_synthesized_dev_stack(tmp_path, capsys, monkeypatch):
     assert (summary["handled"], summary["duplicates"], summary["dead_lettered"]) == (3, 1, 1)
     assert _children() == before
     outputs = json.loads((tmp_path / "work" / "outputs.json").read_text())
+    # dev's queue_name_suffix: locally the random suffix is all zeros
     assert outputs["dev"]["queue_path"] == (
-        "projects/acme-demo-1/locations/us-central1/queues/tasks-dev")
+        "projects/acme-demo-1/locations/us-central1/queues/tasks-dev-000000")

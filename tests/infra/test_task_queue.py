@@ -78,3 +78,24 @@ def test_routing_host_must_be_bare(stack, host):
 def test_durations_are_protobuf_durations_never_exponents(stack, seconds, duration):
     TaskQueue(stack, "queue", name="jobs", min_backoff_seconds=0, max_backoff_seconds=seconds)
     assert one(synth(stack), "google_cloud_tasks_queue")["retry_config"]["max_backoff"] == duration
+
+
+def test_name_suffix_makes_the_name_new_after_each_destroy(stack):
+    from constructs_lib import TaskQueue
+
+    queue = TaskQueue(stack, "q", name="orders", name_suffix=True)
+    tf = synth(stack)
+    suffix = one(tf, "random_id")
+    assert (suffix["prefix"], suffix["byte_length"], suffix["keepers"]) == (
+        "orders-", 3, {"name": "orders"})
+    assert one(tf, "google_cloud_tasks_queue")["name"] == resolve(stack, queue.name_suffix.hex)
+    assert tf["terraform"]["required_providers"]["random"]["version"] == "3.7.2"
+    assert tf["provider"]["random"] == [{}]
+
+
+def test_name_suffix_leaves_room_for_itself(stack):
+    from constructs_lib import TaskQueue
+
+    TaskQueue(stack, "ok", name="a" * 93, name_suffix=True)
+    with pytest.raises(ValueError, match="name must be 1 to 93 characters"):
+        TaskQueue(stack, "long", name="a" * 94, name_suffix=True)

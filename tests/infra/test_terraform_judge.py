@@ -44,7 +44,10 @@ def several_patterns_routing_and_enqueuers():
     CloudTasksToCloudRun(stack, "orders", project=PROJECT, name="orders",
                          enqueuers=[CI, OPS], queue_level_routing=True)
     second = CloudTasksToCloudRun(stack, "invoices", project=PROJECT, name="invoices",
-                                  location="europe-west1", enqueuers=[OPS])
+                                  location="europe-west1", enqueuers=[OPS],
+                                  queue_options={"name_suffix": True})
+    CloudTasksToCloudRun(stack, "exports", project=PROJECT, name="exports",
+                         queue_options={"name_suffix": True})  # one random provider
     second.grant_enqueue("user:alice@example.com")
     cdktf.TerraformOutput(stack, "invoices_queue", value=second.queue_path)
     return stack

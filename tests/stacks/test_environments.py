@@ -50,7 +50,12 @@ def test_environment_values_reach_the_resources():
     dev, prod = synth_env("dev", DEPLOY), synth_env("prod", DEPLOY)
     assert one(dev, "google_cloud_run_v2_service")["deletion_protection"] is False
     assert one(prod, "google_cloud_run_v2_service")["deletion_protection"] is True
-    assert one(dev, "google_cloud_tasks_queue")["name"] == "tasks-dev"
+    # dev sets queue_name_suffix: the name is tasks-dev-<random hex kept in state>
+    suffix = one(dev, "random_id")
+    assert (suffix["prefix"], suffix["byte_length"]) == ("tasks-dev-", 3)
+    assert one(dev, "google_cloud_tasks_queue")["name"].startswith("${random_id.")
+    assert one(prod, "google_cloud_tasks_queue")["name"] == "tasks-prod"
+    assert "random_id" not in prod["resource"]
     assert one(prod, "google_cloud_tasks_queue")["retry_config"]["max_attempts"] == 20
 
 
