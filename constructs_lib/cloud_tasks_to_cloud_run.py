@@ -231,8 +231,9 @@ def _plan(*, project, name, location, image, queue_name, invoker_account_id, aud
             queue_location,
         )
     if audience is None:
+        # a legacy domain-scoped project (example.com:p) has no ":" in a host name
         audience = defaults.AUDIENCE_TEMPLATE.format(
-            name=name, location=location, project=project
+            name=name, location=location, project=project.replace(":", ".")
         )
     check_non_empty("audience", audience)
     account_id = invoker_account_id or _invoker_account_id_for(name)

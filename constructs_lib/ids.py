@@ -54,3 +54,14 @@ def fitted_id(stem: str, suffix: str, *, max_length: int = 30) -> str:
     tag = f"-{short_hash(stem, 6)}"
     room = max_length - len(tag) - len(suffix)
     return f"{stem[:room].rstrip('-')}{tag}{suffix}"
+
+
+def member_identity(scope: Construct, member: str) -> str:
+    """A member as IAM compares it: the part after the type is case-insensitive except for
+    principal:// and principalSet:// (the provider's iamMemberCaseDiffSuppress), so
+    ``user:Alice@x.com`` and ``user:alice@x.com`` are one grant with one address."""
+    resolved = identity(scope, member)
+    kind, sep, rest = resolved.partition(":")
+    if is_token(member) or not sep or kind in ("principal", "principalSet"):
+        return resolved
+    return f"{kind}:{rest.lower()}"

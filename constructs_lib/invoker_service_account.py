@@ -11,7 +11,8 @@ from cdktf_cdktf_provider_google.service_account_iam_member import (
 )
 from constructs import Construct
 
-from .ids import identity, stable_id
+from . import limits
+from .ids import member_identity, stable_id
 from .policy import PolicyCheck
 from .validation import (
     ACCOUNT_ID,
@@ -21,6 +22,7 @@ from .validation import (
     check_optional_project,
     check_optional_text,
     check_string,
+    check_utf8_bytes,
 )
 
 ACT_AS_ROLE = "roles/iam.serviceAccountUser"
@@ -54,7 +56,10 @@ class InvokerServiceAccount(Construct):
         check_string("account_id", account_id, pattern=ACCOUNT_ID, allowed=ACCOUNT_ID_TEXT)
         if display_name is not None:
             check_non_empty("display_name", display_name)
+            check_utf8_bytes("display_name", display_name,
+                             maximum=limits.DISPLAY_NAME_MAX_BYTES)
         check_optional_text("description", description)
+        check_utf8_bytes("description", description, maximum=limits.DESCRIPTION_MAX_BYTES)
         check_optional_project("project", project)
         super().__init__(scope, id_)
         self.resource = ServiceAccount(
@@ -88,12 +93,12 @@ class InvokerServiceAccount(Construct):
         """Let ``member`` act as this account (``roles/iam.serviceAccountUser``, on this
         account only, additive). Needed by anyone who creates tasks carrying its token."""
         check_member("member", member)
-        key = identity(self, member)
+        key = member_identity(self, member)
         if key not in self._act_as:
             # The id is derived from role and member: other grants keep their addresses.
             self._act_as[key] = ServiceAccountIamMember(
                 self,
-                stable_id(self, "act-as", ACT_AS_ROLE, member),
+                stable_id(self, "act-as", ACT_AS_ROLE, key),
                 service_account_id=self.resource.name,
                 role=ACT_AS_ROLE,
                 member=member,

@@ -24,7 +24,7 @@ from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import (
 from constructs import Construct
 
 from . import defaults
-from .ids import identity, stable_id
+from .ids import member_identity, stable_id
 from .random_provider import RandomId, ensure_random_provider
 from .policy import PolicyCheck
 from .validation import (
@@ -91,12 +91,14 @@ class TaskQueue(Construct):
         :param max_dispatches_per_second: dispatch rate, > 0 and <= 500. Default: 100.
         :param max_concurrent_dispatches: tasks in flight, 1 to 5000. Default: 50.
         :param max_attempts: attempts per task, -1 for unlimited or >= 1. Default: 10.
-        :param min_backoff_seconds: first retry delay, >= 0. Default: 1.
+        :param min_backoff_seconds: first retry delay, > 0 (a zero reads as unset). Default: 1.
         :param max_backoff_seconds: longest retry delay, >= min_backoff. Default: 300.
-        :param max_doublings: times the delay doubles before growing linearly. Default: 5.
+        :param max_doublings: times the delay doubles before growing linearly, at least 1
+            (the provider cannot send 0). Default: 5.
         :param max_retry_duration_seconds: give up after this long, 0 = no limit.
             Default: 0.
-        :param log_sampling_ratio: fraction of attempts logged, 0.0 to 1.0. Default: 1.0.
+        :param log_sampling_ratio: fraction of attempts logged, 0.0 to 1.0 (0: no logging
+            block at all). Default: 1.0.
         :param routing: queue-level routing override. Default: none (tasks name their URL).
         :param name_suffix: append a random suffix kept in state (``<name>-<6 hex>``, a
             ``random_id``), so the environment can be destroyed and deployed again at once:
@@ -138,9 +140,11 @@ class TaskQueue(Construct):
                 max_doublings=max_doublings,
                 max_retry_duration=_duration(max_retry_duration_seconds),
             ),
+            # At 0 the block is left out: unset means "no logs", and the provider would
+            # drop a 0 ratio and show the block as a change on every plan.
             stackdriver_logging_config=CloudTasksQueueStackdriverLoggingConfig(
                 sampling_ratio=log_sampling_ratio
-            ),
+            ) if is_token(log_sampling_ratio) or log_sampling_ratio != 0 else None,
             http_target=_http_target(routing) if routing else None,
             depends_on=list(depends_on) or None,
         )
@@ -161,12 +165,12 @@ class TaskQueue(Construct):
         """Let ``member`` create tasks in this queue (``roles/cloudtasks.enqueuer`` on this
         queue only, additive ``google_cloud_tasks_queue_iam_member``)."""
         check_member("member", member)
-        key = identity(self, member)
+        key = member_identity(self, member)
         if key not in self._enqueuers:
             # The id is derived from role and member: other grants keep their addresses.
             self._enqueuers[key] = CloudTasksQueueIamMember(
                 self,
-                stable_id(self, "enqueuer", ENQUEUER_ROLE, member),
+                stable_id(self, "enqueuer", ENQUEUER_ROLE, key),
                 name=self.resource.name,
                 location=self.resource.location,
                 project=self.resource.project,
@@ -202,9 +206,10 @@ def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispa
                  maximum=5000, integer=True)
     check_number("max_attempts", max_attempts, minimum=1, maximum=INT32_MAX, integer=True,
                  extra_allowed=(-1,))
-    check_number("min_backoff_seconds", min_backoff_seconds, minimum=0,
+    # A zero duration reads as unset: the API would apply its own default instead.
+    check_number("min_backoff_seconds", min_backoff_seconds, minimum=0, min_exclusive=True,
                  maximum=MAX_DURATION_SECONDS)
-    check_number("max_backoff_seconds", max_backoff_seconds, minimum=0,
+    check_number("max_backoff_seconds", max_backoff_seconds, minimum=0, min_exclusive=True,
                  maximum=MAX_DURATION_SECONDS)
     if (not is_token(min_backoff_seconds) and not is_token(max_backoff_seconds)
             and min_backoff_seconds > max_backoff_seconds):
@@ -213,7 +218,8 @@ def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispa
             f"at most max_backoff_seconds ({max_backoff_seconds})",
             min_backoff_seconds,
         )
-    check_number("max_doublings", max_doublings, minimum=0, maximum=INT32_MAX, integer=True)
+    # 0 cannot be expressed: the provider drops it and the API applies its default (16).
+    check_number("max_doublings", max_doublings, minimum=1, maximum=INT32_MAX, integer=True)
     check_number("max_retry_duration_seconds", max_retry_duration_seconds, minimum=0,
                  maximum=MAX_DURATION_SECONDS)
     check_number("log_sampling_ratio", log_sampling_ratio, minimum=0, maximum=1)

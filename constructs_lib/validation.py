@@ -12,6 +12,7 @@ import inspect
 import math
 import re
 import struct
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -210,25 +211,32 @@ ACCOUNT_ID_TEXT = (
 )
 LOCATION = r"[a-z]+(-[a-z]+)*[0-9]+"
 LOCATION_TEXT = "a Google Cloud region such as us-central1 or europe-west1"
-PROJECT_ID = r"[a-z][-a-z0-9]{4,28}[a-z0-9]"
+# Project ids, and the legacy domain-scoped form (example.com:my-project) the APIs still
+# accept (terraform-provider-google google/verify/validation.go:34, ProjectRegex).
+PROJECT_ID = r"(?:[a-z][-a-z0-9.]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]"
 PROJECT_ID_TEXT = (
-    "a project id: 6 to 30 lowercase letters, digits and hyphens, starting with a letter"
+    "a project id: 6 to 30 lowercase letters, digits and hyphens, starting with a letter "
+    "(optionally after a legacy domain prefix such as example.com:)"
 )
-# Label keys: lowercase letter first, then lowercase letters, digits, _ and -, up to 63.
-LABEL_KEY = r"[a-z][a-z0-9_-]{0,62}"
-LABEL_KEY_TEXT = "a label key: a lowercase letter, then up to 62 lowercase letters, digits, _ or -"
-# Label values: up to 63 lowercase letters (international ones too), digits, _ or -.
-LABEL_VALUE = r"(?:(?![A-Z])[\w-]){0,63}"
+# Labels (cloud.google.com/resource-manager/docs/labels-overview#requirements): keys and
+# values of lowercase letters (international ones too), digits, _ and -, up to 63; a key
+# starts with a letter. Checked by character category in check_labels.
+LABEL_KEY_TEXT = ("a label key: a lowercase letter, then up to 62 lowercase letters, digits, "
+                  "_ or -")
 LABEL_VALUE_TEXT = "a label value: up to 63 lowercase letters, digits, _ or -"
 INT32_MAX = 2_147_483_647
 ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 ENV_NAME_TEXT = "an environment variable name: letters, digits and _, not starting with a digit"
 
 MEMBER_PREFIXES = ("serviceAccount:", "user:", "group:", "domain:", "principal:", "principalSet:")
+# Workload Identity members have no @: serviceAccount:PROJECT.svc.id.goog[NAMESPACE/KSA]
+# (google/iam/v1/policy.proto, Binding.members).
+_WORKLOAD_IDENTITY = re.compile(r"[a-z][-a-z0-9.:]*\.svc\.id\.goog\[[^/\[\]]+/[^/\[\]]+\]")
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 MEMBER_TEXT = (
     "an IAM member of the form serviceAccount:EMAIL, user:EMAIL, group:EMAIL, domain:DOMAIN, "
-    "principal://... or principalSet://... (allUsers and allAuthenticatedUsers are refused)"
+    "serviceAccount:PROJECT.svc.id.goog[NS/KSA], principal://... or principalSet://... "
+    "(allUsers and allAuthenticatedUsers are refused)"
 )
 
 
@@ -246,7 +254,9 @@ def check_member(parameter: str, member: Any) -> None:
     # space, no invisible or look-alike characters.
     if f"{prefix}:" not in MEMBER_PREFIXES or re.fullmatch(r"[!-~]+", rest) is None:
         raise ConfigurationError(parameter, MEMBER_TEXT, member)
-    if prefix in ("serviceAccount", "user", "group") and "@" not in rest:
+    if prefix in ("user", "group") and "@" not in rest:
+        raise ConfigurationError(parameter, MEMBER_TEXT, member)
+    if prefix == "serviceAccount" and "@" not in rest and not _WORKLOAD_IDENTITY.fullmatch(rest):
         raise ConfigurationError(parameter, MEMBER_TEXT, member)
     if prefix in ("principal", "principalSet") and not rest.startswith("//"):
         raise ConfigurationError(parameter, MEMBER_TEXT, member)
@@ -288,3 +298,34 @@ def check_email(parameter: str, value: Any) -> None:
     """A service account e-mail address (user@domain, no white space)."""
     check_string(parameter, value, pattern=r"[^@\s]+@[^@\s]+\.[^@\s]+",
                  allowed="a service account e-mail address")
+
+
+def _label_char(char: str) -> bool:
+    return unicodedata.category(char) in ("Ll", "Lo", "Nd") or char in "_-"
+
+
+def check_labels(parameter: str, labels: Any, *, max_count: int, max_chars: int) -> None:
+    """A mapping of label keys to values as Google defines them (a token passes)."""
+    check_string_map(parameter, labels)
+    if len(labels) > max_count:
+        raise ConfigurationError(
+            parameter, f"at most {max_count} labels (Google allows 64 per resource and the "
+                       "provider adds goog-terraform-provisioned)", f"{len(labels)} labels")
+    for key, value in labels.items():
+        if not is_token(key) and not (
+            0 < len(key) <= max_chars and unicodedata.category(key[0]) in ("Ll", "Lo")
+            and all(_label_char(c) for c in key)
+        ):
+            raise ConfigurationError(f"{parameter} key", LABEL_KEY_TEXT, key)
+        if not is_token(value) and not (len(value) <= max_chars
+                                        and all(_label_char(c) for c in value)):
+            raise ConfigurationError(f"{parameter}[{key!r}]", LABEL_VALUE_TEXT, value)
+
+
+def check_utf8_bytes(parameter: str, value: Any, *, maximum: int) -> None:
+    """A string of at most ``maximum`` bytes in UTF-8 (how Google counts these limits)."""
+    if isinstance(value, str) and not is_token(value):
+        size = len(value.encode("utf-8"))
+        if size > maximum:
+            raise ConfigurationError(parameter, f"at most {maximum} bytes in UTF-8",
+                                     f"{value[:40]}... ({size} bytes)")

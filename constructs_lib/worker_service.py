@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,8 +22,8 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
 from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
-from . import defaults
-from .ids import fitted_id, identity, stable_id
+from . import defaults, limits
+from .ids import fitted_id, member_identity, stable_id
 from .policy import PolicyCheck
 from .validation import (
     ACCOUNT_ID,
@@ -31,16 +32,14 @@ from .validation import (
     CLOUD_RUN_NAME_TEXT,
     ENV_NAME,
     ENV_NAME_TEXT,
-    LABEL_KEY,
-    LABEL_KEY_TEXT,
-    LABEL_VALUE,
-    LABEL_VALUE_TEXT,
+    INT32_MAX,
     LOCATION,
     LOCATION_TEXT,
     ConfigurationError,
     check_bool,
     check_choice,
     check_email,
+    check_labels,
     check_member,
     check_non_empty,
     check_number,
@@ -48,6 +47,7 @@ from .validation import (
     check_string,
     check_string_map,
     check_strings,
+    check_utf8_bytes,
     is_token,
     keyword_arguments,
 )
@@ -129,7 +129,7 @@ class WorkerService(Construct):
         check_optional_project("project", project)
         env = dict(env) if isinstance(env, Mapping) else ({} if env is None else env)
         labels = dict(labels) if isinstance(labels, Mapping) else ({} if labels is None else labels)
-        audiences = check_strings("custom_audiences", custom_audiences)
+        audiences = _unique(check_strings("custom_audiences", custom_audiences))
         _validate(
             name=name, location=location, image=image, timeout_seconds=timeout_seconds,
             min_instance_count=min_instance_count, max_instance_count=max_instance_count,
@@ -171,7 +171,9 @@ class WorkerService(Construct):
             depends_on=list(depends_on) or None,
             template=CloudRunV2ServiceTemplate(
                 service_account=service_account_email,
-                timeout=f"{timeout_seconds}s",
+                # whole seconds, as the API returns them ("600.0s" would diff forever)
+                timeout=f"{timeout_seconds}s" if is_token(timeout_seconds)
+                else f"{int(timeout_seconds)}s",
                 max_instance_request_concurrency=max_concurrency,
                 scaling=CloudRunV2ServiceTemplateScaling(
                     min_instance_count=min_instance_count,
@@ -217,12 +219,12 @@ class WorkerService(Construct):
         """Let ``member`` call this service (``roles/run.invoker`` on this service only,
         additive ``google_cloud_run_v2_service_iam_member``)."""
         check_member("member", member)
-        key = identity(self, member)
+        key = member_identity(self, member)
         if key not in self._invokers:
             # The id is derived from role and member: other grants keep their addresses.
             self._invokers[key] = CloudRunV2ServiceIamMember(
                 self,
-                stable_id(self, "invoker", INVOKER_ROLE, member),
+                stable_id(self, "invoker", INVOKER_ROLE, key),
                 name=self.resource.name,
                 location=self.resource.location,
                 project=self.resource.project,
@@ -269,9 +271,10 @@ def _validate(*, name, location, image, timeout_seconds, min_instance_count,
     check_string("location", location, pattern=LOCATION, allowed=LOCATION_TEXT)
     check_non_empty("image", image)
     check_number("timeout_seconds", timeout_seconds, minimum=1, maximum=3600, integer=True)
-    check_number("min_instance_count", min_instance_count, minimum=0, maximum=1000,
+    # No ceiling of our own: Cloud Run's real one is the project's quota.
+    check_number("min_instance_count", min_instance_count, minimum=0, maximum=INT32_MAX,
                  integer=True)
-    check_number("max_instance_count", max_instance_count, minimum=1, maximum=1000,
+    check_number("max_instance_count", max_instance_count, minimum=1, maximum=INT32_MAX,
                  integer=True)
     if (not is_token(min_instance_count) and not is_token(max_instance_count)
             and min_instance_count > max_instance_count):
@@ -289,10 +292,15 @@ def _validate(*, name, location, image, timeout_seconds, min_instance_count,
             raise ConfigurationError(
                 "memory", f"between {low}Mi and {high}Mi with cpu {cpu!r}", memory)
     check_string_map("env", env, key_pattern=ENV_NAME, key_allowed=ENV_NAME_TEXT)
+    _check_env_limits(env)
+    if len(json.dumps(list(custom_audiences))) > limits.CUSTOM_AUDIENCES_MAX_JSON_CHARS:
+        raise ConfigurationError(
+            "custom_audiences", f"a list of at most {limits.CUSTOM_AUDIENCES_MAX_JSON_CHARS} "
+            "characters as JSON", f"{len(custom_audiences)} audiences")
     check_choice("ingress", ingress, INGRESS_SETTINGS)
     check_bool("deletion_protection", deletion_protection)
-    check_string_map("labels", labels, key_pattern=LABEL_KEY, key_allowed=LABEL_KEY_TEXT,
-                     value_pattern=LABEL_VALUE, value_allowed=LABEL_VALUE_TEXT)
+    check_labels("labels", labels, max_count=limits.MAX_LABELS,
+                 max_chars=limits.LABEL_MAX_CHARS)
     if service_account_email is not None:
         check_email("service_account_email", service_account_email)
         if not is_token(service_account_email) and service_account_email.endswith(
@@ -304,3 +312,24 @@ def _validate(*, name, location, image, timeout_seconds, min_instance_count,
                 service_account_email,
             )
     check_number("container_port", container_port, minimum=1, maximum=65535, integer=True)
+
+
+def _check_env_limits(env: Mapping[str, str]) -> None:
+    """Cloud Run's own limits on environment variables (see :mod:`constructs_lib.limits`)."""
+    if len(env) > limits.MAX_ENV_VARS:
+        raise ConfigurationError("env", f"at most {limits.MAX_ENV_VARS} variables",
+                                 f"{len(env)} variables")
+    for key, value in env.items():
+        if key in limits.RESERVED_ENV_NAMES:
+            raise ConfigurationError(
+                "env key", "a name Cloud Run does not reserve (it sets "
+                + ", ".join(sorted(limits.RESERVED_ENV_NAMES)) + " itself)", key)
+        if len(key) > limits.ENV_NAME_MAX_CHARS:
+            raise ConfigurationError("env key", f"at most {limits.ENV_NAME_MAX_CHARS} "
+                                     "characters", f"{key[:40]}... ({len(key)} characters)")
+        check_utf8_bytes(f"env[{key!r}]", value, maximum=limits.ENV_VALUE_MAX_BYTES)
+
+
+def _unique(values: Sequence[str]) -> list[str]:
+    """Each value once, in first-seen order (a list the provider compares by position)."""
+    return list(dict.fromkeys(values))

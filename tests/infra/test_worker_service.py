@@ -88,3 +88,23 @@ def test_grant_invoke_refuses_public_members(stack, member):
     worker = WorkerService(stack, "worker", name="w1")
     with pytest.raises(ValueError, match="member must be an IAM member"):
         worker.grant_invoke(member)
+
+
+def test_timeout_is_whole_seconds_as_the_api_returns_it(stack):
+    WorkerService(stack, "w", name="w1", timeout_seconds=600.0)
+    assert one(synth(stack), "google_cloud_run_v2_service")["template"]["timeout"] == "600s"
+
+
+def test_custom_audiences_written_once_each_in_order(stack):
+    WorkerService(stack, "w", name="w1", custom_audiences=["b", "a", "b"])
+    assert one(synth(stack), "google_cloud_run_v2_service")["custom_audiences"] == ["b", "a"]
+
+
+def test_member_case_is_one_grant(stack):
+    """IAM compares user:/group:/serviceAccount: members case-insensitively (the provider's
+    iamMemberCaseDiffSuppress): one resource, one address."""
+    service = WorkerService(stack, "w", name="w1")
+    first = service.grant_invoke("user:Alice@Example.com")
+    assert service.grant_invoke("user:alice@example.com") is first
+    principal = "principal://iam.googleapis.com/locations/global/workforcePools/p/subject/A"
+    assert service.grant_invoke(principal) is not service.grant_invoke(principal.lower())

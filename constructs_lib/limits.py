@@ -1,0 +1,238 @@
+"""What the provider (google 6.50.0) and the APIs accept for every field the library writes,
+as data, each rule beside its source.
+
+The constructs enforce these at construction time; ``docs/limits.md`` is generated from
+:data:`LIMITS` (``python -m constructs_lib limits > docs/limits.md``, checked by a test
+that also asserts every field a stack can carry is listed). Sources: the provider at tag
+v6.50.0 (``google/services/<dir>/<file>.go:<line>``), the googleapis protos, Google's docs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROVIDER = "terraform-provider-google v6.50.0 google/services/"
+
+# --- numbers the constructs use ---------------------------------------------------------
+# Labels: the API allows 64 per resource; provider 6.50.0 adds goog-terraform-provisioned
+# on create (add_terraform_attribution_label defaults to true), which counts too.
+MAX_LABELS = 63
+LABEL_MAX_CHARS = 63
+# Env: Cloud Run's container contract reserves these names; 1000 variables per container.
+RESERVED_ENV_NAMES = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
+MAX_ENV_VARS = 1000
+ENV_NAME_MAX_CHARS = 32768
+ENV_VALUE_MAX_BYTES = 32768
+# Service accounts: display name and description, in UTF-8 bytes.
+DISPLAY_NAME_MAX_BYTES = 100
+DESCRIPTION_MAX_BYTES = 256
+# Custom audiences: the list, JSON-encoded, at most 32,768 characters.
+CUSTOM_AUDIENCES_MAX_JSON_CHARS = 32768
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One field the library writes: what it allows, and where that comes from."""
+
+    resource: str
+    field: str
+    rule: str
+    source: str
+
+
+_RUN = "google_cloud_run_v2_service"
+_RUN_IAM = "google_cloud_run_v2_service_iam_member"
+_QUEUE = "google_cloud_tasks_queue"
+_QUEUE_IAM = "google_cloud_tasks_queue_iam_member"
+_SA = "google_service_account"
+_SA_IAM = "google_service_account_iam_member"
+_API = "google_project_service"
+_RANDOM = "random_id"
+_RUN_GO = PROVIDER + "cloudrunv2/resource_cloud_run_v2_service.go"
+_TASKS_GO = PROVIDER + "cloudtasks/resource_cloud_tasks_queue.go"
+_SA_GO = PROVIDER + "resourcemanager/resource_google_service_account.go"
+_IAM_GO = "terraform-provider-google v6.50.0 google/tpgiamresource/resource_iam_member.go:42-74"
+_MEMBERS = ("IAM member forms: serviceAccount:, user:, group:, domain:, principal://, "
+            "principalSet://, serviceAccount:PROJECT.svc.id.goog[NS/KSA]; deleted: refused "
+            "(the provider rejects it); allUsers / allAuthenticatedUsers refused (policy)")
+_MEMBERS_SOURCE = f"google/iam/v1/policy.proto Binding.members; {_IAM_GO}"
+_PROJECT = ("a project id: 6 to 30 lowercase letters, digits, hyphens, starting with a "
+            "letter, not ending with a hyphen; legacy domain-scoped ids (example.com:id) too")
+_PROJECT_SOURCE = ("cloud.google.com/resource-manager/docs/creating-managing-projects; "
+                   "terraform-provider-google v6.50.0 google/verify/validation.go:34 "
+                   "(ProjectRegex)")
+_LOCATION = "a region such as us-central1 (ForceNew: a change replaces the resource)"
+
+LIMITS: tuple[Limit, ...] = (
+    # --- Cloud Run service -------------------------------------------------------------
+    Limit(_RUN, "name", "1 to 49 characters: lowercase letters, digits, hyphens; a letter "
+          "first, no hyphen last", "googleapis run/v2 service.proto service_id ('fewer than "
+          "50 characters')"),
+    Limit(_RUN, "location", _LOCATION, f"{_RUN_GO}:61-66"),
+    Limit(_RUN, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_RUN, "ingress", "INGRESS_TRAFFIC_INTERNAL_ONLY (default), _INTERNAL_LOAD_BALANCER "
+          "or _ALL (the provider refuses INGRESS_TRAFFIC_NONE)", f"{_RUN_GO}:898-904"),
+    Limit(_RUN, "deletion_protection", "always written (provider default true blocks "
+          "destroy)", f"{_RUN_GO}:1228-1238"),
+    Limit(_RUN, "labels", f"at most {MAX_LABELS} (the API's 64 minus the "
+          "goog-terraform-provisioned label provider 6.50.0 adds); keys 1-63 and values 0-63 "
+          "lowercase letters (international too), digits, _ or -; keys start with a letter",
+          "cloud.google.com/resource-manager/docs/labels-overview#requirements; "
+          "terraform-provider-google v6.50.0 google/tpgresource/labels.go:110-125, "
+          "google/provider/provider.go:179-183"),
+    Limit(_RUN, "custom_audiences", "non-empty strings, written once each in the given "
+          f"order (a TypeList: order is compared); JSON list at most "
+          f"{CUSTOM_AUDIENCES_MAX_JSON_CHARS} characters",
+          f"cloud.google.com/run/docs/configuring/custom-audiences; {_RUN_GO}:884-892"),
+    Limit(_RUN, "depends_on", "bare resource addresses (Terraform refuses interpolations)",
+          "developer.hashicorp.com/terraform/language/meta-arguments/depends_on"),
+    Limit(_RUN, "template.service_account", "a dedicated account's e-mail; never the "
+          "default compute account (policy)", "DESIGN.md secure defaults"),
+    Limit(_RUN, "template.timeout", "1 to 3600 whole seconds, written as '<n>s' (the API "
+          "returns canonical durations; '600.0s' would diff forever)",
+          f"cloud.google.com/run/docs/configuring/request-timeout; {_RUN_GO}:566-574"),
+    Limit(_RUN, "template.max_instance_request_concurrency", "1 to 1000 (0 is dropped by "
+          "the provider and the API default applies)",
+          f"cloud.google.com/run/docs/about-concurrency; {_RUN_GO}:3640"),
+    Limit(_RUN, "template.scaling.min_instance_count", "0 to 2147483647 and at most "
+          "max_instance_count (0 is dropped, which equals the API default)",
+          f"{_RUN_GO}:547-551,3706"),
+    Limit(_RUN, "template.scaling.max_instance_count", "1 to 2147483647, always written "
+          "(left out, the server stores 100; the real ceiling is quota)",
+          "googleapis run/v2 vendor_settings.proto:124-128; "
+          "cloud.google.com/run/docs/configuring/max-instances-limits"),
+    Limit(_RUN, "template.containers.image", "a non-empty image reference",
+          f"{_RUN_GO}:98-102"),
+    Limit(_RUN, "template.containers.ports.container_port", "1 to 65535",
+          "googleapis run/v2 k8s.min.proto:181-183 ('0 < container_port < 65536')"),
+    Limit(_RUN, "template.containers.resources.limits", "cpu 1, 2, 4, 6 or 8 (fractional "
+          "CPU is left out: it forces concurrency 1 and gen1); memory <n>Mi or <n>Gi within "
+          "the CPU's range: 1: 128Mi-4Gi, 2: 128Mi-8Gi, 4: 2Gi-16Gi, 6: 4Gi-24Gi, 8: "
+          "4Gi-32Gi", "cloud.google.com/run/docs/configuring/services/cpu and "
+          "/services/memory-limits"),
+    Limit(_RUN, "template.containers.resources.cpu_idle", "always true (with resources "
+          "written, omitting it means CPU always allocated)",
+          "googleapis run/v2 k8s.min.proto:120-123"),
+    Limit(_RUN, "template.containers.env.name", "a C identifier (letters, digits, _; not "
+          f"a digit first) of at most {ENV_NAME_MAX_CHARS} characters; not one of the "
+          "container contract's PORT, K_SERVICE, K_REVISION, K_CONFIGURATION; at most "
+          f"{MAX_ENV_VARS} variables", "cloud.google.com/run/docs/container-contract; "
+          "cloud.google.com/run/docs/configuring/services/environment-variables; "
+          f"{_RUN_GO}:1253-1257 ('Must be a C_IDENTIFIER')"),
+    Limit(_RUN, "template.containers.env.value", f"a string of at most "
+          f"{ENV_VALUE_MAX_BYTES} UTF-8 bytes", "googleapis run/v2 k8s.min.proto:131-146"),
+    # --- its IAM -----------------------------------------------------------------------
+    Limit(_RUN_IAM, "name", "the service's name (a reference)", f"{PROVIDER}cloudrunv2/"
+          "iam_cloud_run_v2_service.go:47-52"),
+    Limit(_RUN_IAM, "location", "the service's location (a reference)",
+          f"{PROVIDER}cloudrunv2/iam_cloud_run_v2_service.go:35-46"),
+    Limit(_RUN_IAM, "project", "the service's project (a reference)",
+          f"{PROVIDER}cloudrunv2/iam_cloud_run_v2_service.go:35-46"),
+    Limit(_RUN_IAM, "role", "roles/run.invoker", "cloud.google.com/run/docs/reference/iam/roles"),
+    Limit(_RUN_IAM, "member", _MEMBERS, _MEMBERS_SOURCE),
+    # --- Cloud Tasks queue -------------------------------------------------------------
+    Limit(_QUEUE, "name", "1 to 100 letters, digits, hyphens (93 with name_suffix); a deleted "
+          "name is blocked for up to 7 days", "googleapis cloud/tasks/v2 queue.proto "
+          "Queue.name; cloudtasks.proto:108-109"),
+    Limit(_QUEUE, "location", f"{_LOCATION}; the service's location in the pattern",
+          f"{_TASKS_GO}:68-73"),
+    Limit(_QUEUE, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_QUEUE, "depends_on", "bare resource addresses",
+          "developer.hashicorp.com/terraform/language/meta-arguments/depends_on"),
+    Limit(_QUEUE, "rate_limits.max_dispatches_per_second", "greater than 0 and at most 500 "
+          "(0 is dropped by the provider)", f"queue.proto RateLimits; {_TASKS_GO}:1215"),
+    Limit(_QUEUE, "rate_limits.max_concurrent_dispatches", "1 to 5000 (0 is dropped)",
+          f"queue.proto RateLimits; {_TASKS_GO}:1222"),
+    Limit(_QUEUE, "retry_config.max_attempts", "-1 (unlimited) or 1 to 2147483647 (0 is "
+          "dropped)", f"queue.proto RetryConfig ('Must be >= -1'); {_TASKS_GO}:1260"),
+    Limit(_QUEUE, "retry_config.min_backoff", "greater than 0 seconds (a zero duration reads "
+          "as unset and the API applies its default) and at most max_backoff",
+          f"queue.proto RetryConfig; {_TASKS_GO}:38-44 (the API omits zero durations)"),
+    Limit(_QUEUE, "retry_config.max_backoff", "greater than 0 seconds (zero reads as "
+          "unset: the API applies its default)",
+          f"queue.proto RetryConfig; {_TASKS_GO}:38-44"),
+    Limit(_QUEUE, "retry_config.max_doublings", "1 to 2147483647: 0 cannot be expressed "
+          "(the provider drops it and the API applies its default, 16 per the provider's tests)",
+          f"{_TASKS_GO}:1288; queue.proto RetryConfig"),
+    Limit(_QUEUE, "retry_config.max_retry_duration", "0 (no limit, written exactly '0s', "
+          "which the provider matches to the API's omitted value) or more seconds",
+          f"queue.proto RetryConfig ('If zero, then the task age is unlimited'); "
+          f"{_TASKS_GO}:38-44"),
+    Limit(_QUEUE, "stackdriver_logging_config.sampling_ratio", "0.0 to 1.0; at 0 the block "
+          "is left out (the provider drops 0 and would diff forever; unset means no logs)",
+          f"queue.proto StackdriverLoggingConfig; {_TASKS_GO}:941-948,1327"),
+    Limit(_QUEUE, "http_target.http_method", "POST", f"{_TASKS_GO}:163-172"),
+    Limit(_QUEUE, "http_target.uri_override.scheme", "HTTPS", f"{_TASKS_GO}:294-302"),
+    Limit(_QUEUE, "http_target.uri_override.host", "a non-empty host without scheme, path "
+          "or port", f"{_TASKS_GO}:237-246 ('Host value cannot be an empty string')"),
+    Limit(_QUEUE, "http_target.uri_override.path_override.path", "an absolute path "
+          "starting with /, no query or fragment", f"{_TASKS_GO}:252-262"),
+    Limit(_QUEUE, "http_target.uri_override.uri_override_enforce_mode", "ALWAYS",
+          f"{_TASKS_GO}:303-311"),
+    Limit(_QUEUE, "http_target.oidc_token.service_account_email", "the invoker's e-mail "
+          "(same project as the queue)", f"{_TASKS_GO}:207-217"),
+    Limit(_QUEUE, "http_target.oidc_token.audience", "non-empty; required with queue-level "
+          "routing", f"{_TASKS_GO}:207,218-223"),
+    # --- its IAM -----------------------------------------------------------------------
+    Limit(_QUEUE_IAM, "name", "the queue's name (a reference)",
+          f"{PROVIDER}cloudtasks/iam_cloud_tasks_queue.go:47-52"),
+    Limit(_QUEUE_IAM, "location", "the queue's location (a reference)",
+          f"{PROVIDER}cloudtasks/iam_cloud_tasks_queue.go:35-46"),
+    Limit(_QUEUE_IAM, "project", "the queue's project (a reference)",
+          f"{PROVIDER}cloudtasks/iam_cloud_tasks_queue.go:35-46"),
+    Limit(_QUEUE_IAM, "role", "roles/cloudtasks.enqueuer",
+          "cloud.google.com/tasks/docs/reference-access-control"),
+    Limit(_QUEUE_IAM, "member", _MEMBERS, _MEMBERS_SOURCE),
+    # --- service accounts --------------------------------------------------------------
+    Limit(_SA, "account_id", "6 to 30 characters matching [a-z]([-a-z0-9]*[a-z0-9]); "
+          "derived ids longer than that are cut and tagged with a hash",
+          f"{_SA_GO}:69-75 (ValidateRFC1035Name(6, 30)); google/iam/admin/v1/iam.proto"),
+    Limit(_SA, "display_name", f"non-empty, at most {DISPLAY_NAME_MAX_BYTES} UTF-8 bytes (the "
+          "provider does not check it: apply would fail)",
+          f"google/iam/admin/v1/iam.proto ServiceAccount.display_name; {_SA_GO}:76-80"),
+    Limit(_SA, "description", f"at most {DESCRIPTION_MAX_BYTES} UTF-8 bytes",
+          f"google/iam/admin/v1/iam.proto; {_SA_GO}:87-92 (StringLenBetween(0, 256))"),
+    Limit(_SA, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_SA, "depends_on", "bare resource addresses",
+          "developer.hashicorp.com/terraform/language/meta-arguments/depends_on"),
+    Limit(_SA_IAM, "service_account_id", "the account's full name, projects/P/"
+          "serviceAccounts/EMAIL (a reference)", "terraform-provider-google v6.50.0 "
+          "google/verify/validation.go:62-82 (ServiceAccountLinkRegex)"),
+    Limit(_SA_IAM, "role", "roles/iam.serviceAccountUser",
+          "cloud.google.com/tasks/docs/reference/rest/v2/OidcToken"),
+    Limit(_SA_IAM, "member", _MEMBERS, _MEMBERS_SOURCE),
+    # --- APIs --------------------------------------------------------------------------
+    Limit(_API, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_API, "service", "run / cloudtasks / iam .googleapis.com, once per stack and "
+          "project", f"{PROVIDER}resourcemanager/resource_google_project_service.go:113-118"),
+    Limit(_API, "disable_on_destroy", "always false (provider default true would switch the "
+          "API off for everything in the project on destroy)",
+          f"{PROVIDER}resourcemanager/resource_google_project_service.go:132-136,256-260"),
+    # --- random suffix -----------------------------------------------------------------
+    Limit(_RANDOM, "byte_length", "3 (6 hex characters)",
+          "registry.terraform.io/providers/hashicorp/random/3.7.2/docs/resources/id"),
+    Limit(_RANDOM, "prefix", "the queue name and a hyphen", "same"),
+    Limit(_RANDOM, "keepers", "the queue name: a new suffix when the name changes", "same"),
+)
+
+
+def markdown() -> str:
+    """``docs/limits.md``: every field, its rule and its source, by resource."""
+    lines = [
+        "# What every field the library writes allows, and why",
+        "",
+        "Generated from `constructs_lib/limits.py`: `python -m constructs_lib limits > "
+        "docs/limits.md`",
+        "(a test fails when this page and the code disagree, or when a stack can carry a "
+        "field not listed).",
+        "Provider: google 6.50.0 (the version cdktf-cdktf-provider-google 16.12.1 pins).",
+    ]
+    resource = None
+    for limit in LIMITS:
+        if limit.resource != resource:
+            resource = limit.resource
+            lines += ["", f"## `{resource}`", "", "| field | allowed | source |",
+                      "|---|---|---|"]
+        lines.append(f"| `{limit.field}` | {limit.rule} | {limit.source} |")
+    return "\n".join(lines) + "\n"
+
