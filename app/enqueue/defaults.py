@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-#: Path on the worker service that receives tasks (the worker's ``POST /tasks``).
+#: Path appended to ``service_url`` when an outputs file has no ``task_url`` (files written
+#: before stacks output ``task_url``): the sample worker's ``POST /tasks``.
 TASKS_PATH = "/tasks"
 
 #: Default location of the file written by ``npx cdktf deploy <stack> --outputs-file``.
@@ -22,6 +23,15 @@ REQUIRED_OUTPUTS = (
     "invoker_email",
     "dispatch_deadline_seconds",
 )
+
+#: Outputs read when present; ``task_url`` is absent from files written before it existed.
+OPTIONAL_OUTPUTS = ("task_url",)
+
+#: Every output name the enqueuer reads, unprefixed or as ``<pattern>_<name>``.
+OUTPUT_NAMES = REQUIRED_OUTPUTS + OPTIONAL_OUTPUTS
+
+#: Name of a pattern in a stack with several: its outputs are ``<pattern>_<name>``.
+PATTERN_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 #: Environment variable that switches the client to the emulator (same as ``--emulator``).
 EMULATOR_ENV = "CLOUD_TASKS_EMULATOR_HOST"

@@ -3,11 +3,14 @@
 ``npx cdktf deploy <stack> --outputs-file outputs.json`` writes one top-level key per deployed
 stack, each holding that stack's outputs::
 
-    {"dev": {"service_url": "https://...", "audience": "https://...",
+    {"dev": {"service_url": "https://w.run.app", "task_url": "https://w.run.app/tasks",
+             "audience": "https://...",
              "queue_path": "projects/P/locations/L/queues/Q",
              "invoker_email": "...@P.iam.gserviceaccount.com",
              "dispatch_deadline_seconds": 600}}
 
+A stack with several patterns writes each pattern's outputs under its name and an underscore
+(``orders_task_url``, ``invoices_task_url``, ...); ``pattern`` (``--pattern NAME``) picks one.
 Everything is validated here so a bad file fails before any client or RPC exists.
 """
 
@@ -18,7 +21,7 @@ import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 from app.enqueue import defaults
@@ -26,10 +29,24 @@ from app.enqueue.errors import OutputsError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+_STRING_OUTPUTS = ("service_url", "audience", "queue_path", "invoker_email")
+
+
+def legacy_task_url(service_url: str) -> str:
+    """``task_url`` of an outputs file written before stacks output it: service URL + ``/tasks``."""
+    return service_url.rstrip("/") + defaults.TASKS_PATH
+
 
 @dataclass(frozen=True)
 class StackOutputs:
-    """The values the enqueuer needs from one deployed stack."""
+    """The values the enqueuer needs from one deployed stack (one pattern of it).
+
+    ``task_url`` is where tasks are POSTed; its path is the one the worker listens on. Left
+    empty (an outputs file written before stacks output ``task_url``, or outputs built by hand)
+    it becomes ``service_url`` + ``/tasks``, the sample worker's default path. A ``task_url``
+    that is given is always used as it is. ``pattern`` is the pattern's name in a stack with
+    several (its outputs are ``<pattern>_<name>``), empty for a stack's unprefixed outputs.
+    """
 
     service_url: str
     audience: str
@@ -37,21 +54,35 @@ class StackOutputs:
     invoker_email: str
     dispatch_deadline_seconds: int
     stack: str = ""
+    task_url: str = ""
+    pattern: str = ""
 
-    @property
-    def task_url(self) -> str:
-        """URL tasks are POSTed to: the service URL plus the worker's tasks path."""
-        return self.service_url.rstrip("/") + defaults.TASKS_PATH
+    def __post_init__(self) -> None:
+        if not self.task_url:
+            object.__setattr__(self, "task_url", legacy_task_url(self.service_url))
 
     def to_json(self) -> dict[str, Any]:
-        """The outputs as written in an outputs file (without the stack name)."""
+        """The outputs as written in an outputs file (without the stack name).
+
+        Keys are prefixed with ``<pattern>_`` when ``pattern`` is set.
+        """
         data = asdict(self)
         data.pop("stack")
-        return data
+        data.pop("pattern")
+        prefix = f"{self.pattern}_" if self.pattern else ""
+        return {prefix + key: value for key, value in data.items()}
 
 
-def load_outputs(path: PathLike = defaults.OUTPUTS_PATH, stack: Optional[str] = None) -> StackOutputs:
-    """Read ``path`` and return the outputs of ``stack`` (or of the only stack in the file)."""
+def load_outputs(
+    path: PathLike = defaults.OUTPUTS_PATH,
+    stack: Optional[str] = None,
+    pattern: Optional[str] = None,
+) -> StackOutputs:
+    """Read ``path`` and return the outputs of ``stack`` (or of the only stack in the file).
+
+    ``pattern`` picks one pattern of a stack with several (its ``<pattern>_*`` outputs); see
+    ``parse_outputs``.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -68,11 +99,21 @@ def load_outputs(path: PathLike = defaults.OUTPUTS_PATH, stack: Optional[str] = 
         raise OutputsError(
             f"outputs file {p} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
-    return parse_outputs(document, stack=stack, source=str(p))
+    return parse_outputs(document, stack=stack, source=str(p), pattern=pattern)
 
 
-def parse_outputs(document: Any, stack: Optional[str] = None, source: str = "outputs") -> StackOutputs:
-    """Validate a decoded outputs document and pick one stack's outputs."""
+def parse_outputs(
+    document: Any,
+    stack: Optional[str] = None,
+    source: str = "outputs",
+    pattern: Optional[str] = None,
+) -> StackOutputs:
+    """Validate a decoded outputs document and pick one stack's outputs.
+
+    Without ``pattern``: the stack's unprefixed outputs (``service_url``, ...); if it has none
+    but outputs of exactly one pattern (``orders_service_url``, ...), that pattern's; with
+    several patterns an ``OutputsError`` names them. With ``pattern``: that pattern's outputs.
+    """
     if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
         raise OutputsError(
             f"{source} must be a JSON object of stacks, like "
@@ -92,46 +133,131 @@ def parse_outputs(document: Any, stack: Optional[str] = None, source: str = "out
         raise OutputsError(
             f"stack {stack!r} not found in {source}; stacks present: {', '.join(stacks)}"
         )
-    return _stack_outputs(document[stack], stack=stack, source=source)
+    values = document[stack]
+    chosen = _choose_pattern(values, pattern, f"stack {stack!r} in {source}")
+    return _stack_outputs(values, stack=stack, source=source, pattern=chosen)
 
 
-def write_outputs(path: PathLike, outputs: Mapping[str, StackOutputs]) -> Path:
-    """Write an outputs file (same schema as cdktf's) for the given stacks; used by the demo."""
+def write_outputs(
+    path: PathLike, outputs: Mapping[str, Union[StackOutputs, Iterable[StackOutputs]]]
+) -> Path:
+    """Write an outputs file (same schema as cdktf's) for the given stacks; used by the demo.
+
+    Each stack maps to its outputs, or to the outputs of several patterns (distinct
+    ``pattern`` names, written as ``<pattern>_<name>`` keys).
+    """
+    body: dict[str, dict[str, Any]] = {}
+    for name, sets in outputs.items():
+        values: dict[str, Any] = {}
+        for out in [sets] if isinstance(sets, StackOutputs) else sets:
+            data = out.to_json()
+            twice = sorted(set(data) & set(values))
+            if twice:
+                raise OutputsError(
+                    f"stack {name!r}: output(s) {', '.join(twice)} given twice; "
+                    "give each pattern its own name"
+                )
+            values.update(data)
+        body[name] = values
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    body = {name: out.to_json() for name, out in outputs.items()}
     p.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return p
 
 
-def _stack_outputs(values: Mapping[str, Any], *, stack: str, source: str) -> StackOutputs:
+def _patterns(values: Mapping[str, Any]) -> list[str]:
+    """Names of the patterns with at least one ``<pattern>_<output>`` key, sorted."""
+    found = set()
+    for key in values:
+        if not isinstance(key, str):
+            continue
+        for name in defaults.OUTPUT_NAMES:
+            prefix = key[: -len(name) - 1]
+            if key.endswith("_" + name) and defaults.PATTERN_RE.match(prefix):
+                found.add(prefix)
+    return sorted(found)
+
+
+def _choose_pattern(values: Mapping[str, Any], pattern: Optional[str], where: str) -> str:
+    """The pattern whose outputs to read; ``""`` for the unprefixed ones."""
+    patterns = _patterns(values)
+    if pattern is not None:
+        if not isinstance(pattern, str) or not defaults.PATTERN_RE.match(pattern):
+            raise OutputsError(
+                f"pattern {pattern!r} is not a pattern name: a lower-case letter, then lower-case "
+                "letters, digits or '_'"
+            )
+        if pattern in patterns:
+            return pattern
+        if patterns:
+            raise OutputsError(
+                f"pattern {pattern!r} not found in {where}; patterns present: "
+                f"{', '.join(patterns)} (choose one with --pattern NAME)"
+            )
+        raise OutputsError(
+            f"pattern {pattern!r} not found in {where}: it holds no <pattern>_service_url, "
+            "<pattern>_task_url, ... outputs, only the unprefixed ones of a single pattern; "
+            "leave out --pattern"
+        )
+    if patterns and not any(name in values for name in defaults.OUTPUT_NAMES):
+        if len(patterns) == 1:
+            return patterns[0]
+        raise OutputsError(
+            f"{where} holds the outputs of several patterns ({', '.join(patterns)}); "
+            "choose one with --pattern NAME"
+        )
+    return ""
+
+
+def _stack_outputs(
+    values: Mapping[str, Any], *, stack: str, source: str, pattern: str = ""
+) -> StackOutputs:
     where = f"stack {stack!r} in {source}"
-    missing = [k for k in defaults.REQUIRED_OUTPUTS if k not in values]
+    if pattern:
+        where = f"pattern {pattern!r} of {where}"
+    prefix = f"{pattern}_" if pattern else ""
+    required = [prefix + name for name in defaults.REQUIRED_OUTPUTS]
+    missing = [key for key in required if key not in values]
     if missing:
         raise OutputsError(
             f"{where} lacks output(s) {', '.join(missing)}; present: "
-            f"{', '.join(sorted(values)) or 'none'} (required: {', '.join(defaults.REQUIRED_OUTPUTS)})"
+            f"{', '.join(sorted(values)) or 'none'} (required: {', '.join(required)})"
         )
+    names = _STRING_OUTPUTS + (("task_url",) if prefix + "task_url" in values else ())
     strings = {}
-    for key in ("service_url", "audience", "queue_path", "invoker_email"):
-        value = values[key]
+    for name in names:
+        value = values[prefix + name]
         if not isinstance(value, str) or not value.strip():
-            raise OutputsError(f"{where}: output {key} must be a non-empty string, got {value!r}")
-        strings[key] = value.strip()
+            raise OutputsError(
+                f"{where}: output {prefix}{name} must be a non-empty string, got {value!r}"
+            )
+        strings[name] = value.strip()
 
-    _check_url(strings["service_url"], f"{where}: output service_url")
+    _check_url(strings["service_url"], f"{where}: output {prefix}service_url")
+    if "task_url" in strings:
+        task_url = strings["task_url"]
+        _check_url(task_url, f"{where}: output {prefix}task_url")
+        if not urlsplit(task_url).path:
+            raise OutputsError(
+                f"{where}: output {prefix}task_url {task_url!r} has no path; it is the URL the "
+                f"worker takes tasks on, e.g. {legacy_task_url(strings['service_url'])}"
+            )
     if not defaults.QUEUE_PATH_RE.match(strings["queue_path"]):
         raise OutputsError(
-            f"{where}: output queue_path {strings['queue_path']!r} is not of the form "
+            f"{where}: output {prefix}queue_path {strings['queue_path']!r} is not of the form "
             "projects/PROJECT/locations/LOCATION/queues/QUEUE (queue id: letters, digits, '-')"
         )
     if "@" not in strings["invoker_email"]:
         raise OutputsError(
-            f"{where}: output invoker_email {strings['invoker_email']!r} is not a service account email"
+            f"{where}: output {prefix}invoker_email {strings['invoker_email']!r} is not a "
+            "service account email"
         )
     return StackOutputs(
-        dispatch_deadline_seconds=_deadline(values["dispatch_deadline_seconds"], where),
+        dispatch_deadline_seconds=_deadline(
+            values[prefix + "dispatch_deadline_seconds"], where, prefix
+        ),
         stack=stack,
+        pattern=pattern,
         **strings,
     )
 
@@ -149,7 +275,7 @@ def _check_url(url: str, what: str) -> None:
         raise OutputsError(f"{what} {url!r} must not carry a query or fragment")
 
 
-def _deadline(value: Any, where: str) -> int:
+def _deadline(value: Any, where: str, prefix: str = "") -> int:
     lo, hi = defaults.MIN_DISPATCH_DEADLINE_S, defaults.MAX_DISPATCH_DEADLINE_S
     number: Optional[float] = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -161,11 +287,12 @@ def _deadline(value: Any, where: str) -> int:
             number = None
     if number is None or not math.isfinite(number) or number != int(number):
         raise OutputsError(
-            f"{where}: output dispatch_deadline_seconds must be a whole number of seconds, got {value!r}"
+            f"{where}: output {prefix}dispatch_deadline_seconds must be a whole number of seconds, "
+            f"got {value!r}"
         )
     if not lo <= number <= hi:
         raise OutputsError(
-            f"{where}: output dispatch_deadline_seconds is {value!r}; allowed {lo} to {hi}"
+            f"{where}: output {prefix}dispatch_deadline_seconds is {value!r}; allowed {lo} to {hi}"
         )
     return int(number)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 
@@ -33,6 +34,12 @@ def test_http_post_with_json_body_oidc_and_deadline():
     assert req.oidc_token.service_account_email == "inv@p.iam.gserviceaccount.com"
     assert task.dispatch_deadline == dt.timedelta(seconds=900)
     assert not task.name and task.schedule_time is None
+
+
+def test_url_is_the_outputs_task_url_with_its_own_path():
+    out = dataclasses.replace(OUT, task_url="https://w-abc-uc.a.run.app/v2/work/tasks")
+    url = build_task(TaskSpec("echo", {}), out).http_request.url
+    assert url == "https://w-abc-uc.a.run.app/v2/work/tasks"
 
 
 def test_task_id_gets_a_deterministic_hash_prefix():
