@@ -4,6 +4,8 @@
     with TaskEnqueuer.from_outputs_file("outputs.json", stack="dev") as enq:
         enq.enqueue("echo", {"msg": "hi"}, task_id="order-42")
         enq.enqueue_many(TaskSpec("echo", {"n": i}) for i in range(100))
+
+A stack with several patterns: ``from_outputs_file("outputs.json", "dev", pattern="orders")``.
 """
 
 from app.enqueue.enqueuer import BulkResult, EnqueueResult, TaskEnqueuer

@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outputs", default=defaults.OUTPUTS_PATH, metavar="PATH",
                    help="outputs file from `cdktf deploy --outputs-file` (default: %(default)s)")
     p.add_argument("--stack", metavar="NAME", help="stack in the outputs file (default: the only one)")
+    p.add_argument("--pattern", metavar="NAME",
+                   help="pattern of a stack with several, whose outputs are NAME_task_url, ... "
+                        "(default: the stack's unprefixed outputs, or its only pattern)")
     p.add_argument("--emulator", metavar="HOST:PORT",
                    help=f"use a Cloud Tasks emulator over insecure gRPC (env {defaults.EMULATOR_ENV})")
     what = p.add_argument_group("what to send (one of --kind or --jsonl)")
@@ -67,7 +70,7 @@ def main(argv: Optional[Sequence[str]] = None, *, client: Optional[tasks_v2.Clou
     args = build_parser().parse_args(argv)
     try:
         specs, bulk = _specs(args)
-        outputs = load_outputs(args.outputs, args.stack)
+        outputs = load_outputs(args.outputs, args.stack, args.pattern)
         emulator = emulator_target(args.emulator)
         if args.retry_deadline <= 0:
             raise EnqueueError(f"--retry-deadline must be > 0 seconds, got {args.retry_deadline}")

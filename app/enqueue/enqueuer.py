@@ -91,7 +91,7 @@ class BulkResult:
 
 
 class TaskEnqueuer:
-    """Create HTTP POST tasks for the worker described by a stack's outputs.
+    """Create HTTP POST tasks for the worker described by a stack's outputs (to its ``task_url``).
 
     ``client`` may be injected (tests, custom transports); otherwise one client is built on
     first use, for ``emulator`` (HOST:PORT, insecure gRPC) or Cloud Tasks with Application
@@ -125,10 +125,18 @@ class TaskEnqueuer:
 
     @classmethod
     def from_outputs_file(
-        cls, path: PathLike = defaults.OUTPUTS_PATH, stack: Optional[str] = None, **kwargs: Any
+        cls,
+        path: PathLike = defaults.OUTPUTS_PATH,
+        stack: Optional[str] = None,
+        pattern: Optional[str] = None,
+        **kwargs: Any,
     ) -> "TaskEnqueuer":
-        """Read the outputs file (``stack`` or its only stack) and build an enqueuer."""
-        return cls(load_outputs(path, stack), **kwargs)
+        """Read the outputs file and build an enqueuer; tasks go to the outputs' ``task_url``.
+
+        ``stack``: default the only one in the file. ``pattern``: one pattern of a stack with
+        several (default: the stack's unprefixed outputs, or its only pattern).
+        """
+        return cls(load_outputs(path, stack, pattern), **kwargs)
 
     @property
     def client(self) -> tasks_v2.CloudTasksClient:

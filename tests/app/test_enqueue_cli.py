@@ -103,6 +103,49 @@ def test_ambiguous_stack(no_client, tmp_path, capsys):
     assert code == 2 and "several stacks (dev, prod); choose one with --stack" in err
 
 
+def patterns_file(tmp_path):
+    """A stack with two patterns, outputs prefixed ``orders_`` and ``invoices_``."""
+    sets = {"orders": dict(GOOD, task_url="https://o-abc-uc.a.run.app/orders/tasks"),
+            "invoices": dict(GOOD, task_url="https://i-abc-uc.a.run.app/tasks",
+                             queue_path="projects/p/locations/us-central1/queues/invoices")}
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({"dev": {f"{name}_{k}": v for name, values in sets.items()
+                                        for k, v in values.items()}}))
+    return path
+
+
+def test_pattern_flag_picks_the_pattern_and_its_task_url(tmp_path, capsys):
+    client = RecordingClient()
+    argv = ["--outputs", str(patterns_file(tmp_path)), "--pattern", "invoices", "--kind", "echo"]
+    code, out, err = run(argv, client, capsys)
+    assert code == 0, err
+    ((request, _, _),) = client.calls
+    assert request.parent == "projects/p/locations/us-central1/queues/invoices"
+    assert request.task.http_request.url == "https://i-abc-uc.a.run.app/tasks"
+
+
+def test_several_patterns_without_flag(no_client, tmp_path, capsys):
+    argv = ["--outputs", str(patterns_file(tmp_path)), "--kind", "echo"]
+    code, out, err = run(argv, no_client, capsys)
+    assert code == 2 and out == ""
+    assert "several patterns (invoices, orders); choose one with --pattern NAME" in err
+
+
+def test_unknown_pattern_flag(no_client, tmp_path, capsys):
+    argv = ["--outputs", str(patterns_file(tmp_path)), "--pattern", "refunds", "--kind", "echo"]
+    code, _, err = run(argv, no_client, capsys)
+    assert code == 2 and "pattern 'refunds' not found" in err
+    assert "patterns present: invoices, orders" in err
+
+
+def test_task_url_from_the_file_is_what_the_task_is_sent_to(no_client, tmp_path, capsys):
+    path = tmp_path / "outputs.json"
+    url = "https://w-abc-uc.a.run.app/work/tasks"
+    path.write_text(json.dumps({"dev": dict(GOOD, task_url=url)}))
+    code, out, _ = run(["--outputs", str(path), "--kind", "echo", "--dry-run"], no_client, capsys)
+    assert code == 0 and json.loads(out)["http_request"]["url"] == url
+
+
 @pytest.mark.parametrize("data, message", [
     ('{"msg": ', "--data is not valid JSON"),
     ("[1, 2]", "--data must be a JSON object, got list"),

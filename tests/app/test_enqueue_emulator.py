@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
 
 from app.emulator import Emulator
-from app.enqueue import TaskEnqueuer, TaskSpec, cli
+from app.enqueue import TaskEnqueuer, TaskSpec, cli, write_outputs
 from app.enqueue import enqueuer as enqueuer_mod
+from app.enqueue.client import make_client
 
 if __package__:
     from ._emulator import admin_client, emulator, outputs_for, queue_path, receiver, write_outputs_file  # noqa: F401
@@ -37,6 +39,48 @@ def test_service_url_with_trailing_slash_still_posts_to_tasks(emulator, queue_pa
         enq.enqueue("echo", {})
     (req,) = receiver.wait_for(1)
     assert req.path == "/tasks"
+
+
+def test_custom_task_url_path_is_where_the_emulator_delivers(emulator, queue_path, receiver):
+    outputs = dataclasses.replace(outputs_for(receiver.url, queue_path),
+                                  task_url=receiver.url + "/work/tasks")
+    real = make_client(emulator.address)
+    created = []
+
+    class Recording:
+        """The real emulator client; keeps the tasks the emulator answers with."""
+
+        def create_task(self, **kwargs):
+            task = real.create_task(**kwargs)
+            created.append(task)
+            return task
+
+    try:
+        enq = TaskEnqueuer(outputs, client=Recording())
+        res = enq.enqueue("echo", {"n": 1}, task_id="custom-path")
+    finally:
+        real.transport.close()
+    assert res.status == "created"
+    (task,) = created
+    assert task.http_request.url == receiver.url + "/work/tasks"
+    (req,) = receiver.wait_for(1)
+    assert req.path == "/work/tasks"
+
+
+def test_cli_pattern_flag_sends_to_that_patterns_task_url(emulator, queue_path, receiver, tmp_path,
+                                                          capsys):
+    orders = dataclasses.replace(outputs_for(receiver.url, queue_path), pattern="orders",
+                                 task_url=receiver.url + "/orders/tasks")
+    other = dataclasses.replace(orders, pattern="invoices",
+                                task_url=receiver.url + "/invoices/tasks")
+    path = write_outputs(tmp_path / "outputs.json", {"dev": [orders, other]})
+    code = cli.main(["--outputs", str(path), "--pattern", "invoices",
+                     "--emulator", emulator.address, "--kind", "echo"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (req,) = receiver.wait_for(1)
+    assert req.path == "/invoices/tasks"
+    receiver.assert_quiet(0.3)
 
 
 def test_same_task_id_twice_is_reported_duplicate_and_delivered_once(emulator, queue_path, receiver):
