@@ -385,10 +385,11 @@ def run_demo(
                       "WORKER_LOG_LEVEL": "INFO"}  # the per-task lines the demo follows are INFO
         with WorkerProcess(worker_env) as worker:
             log(f"worker on {worker.url} (WORKER_AUTH=disabled: the emulator sends no OIDC token)")
+            # task_url: the local sample worker's POST /tasks, whatever path the stack names.
             outputs_file = write_outputs(Path(work_dir) / "outputs.json", {stack: StackOutputs(
-                service_url=worker.url, audience=worker.url, queue_path=target.queue_path,
-                invoker_email=target.invoker_email, dispatch_deadline_seconds=target.dispatch_deadline_seconds,
-                stack=stack)})
+                service_url=worker.url, task_url=f"{worker.url}/tasks", audience=worker.url,
+                queue_path=target.queue_path, invoker_email=target.invoker_email,
+                dispatch_deadline_seconds=target.dispatch_deadline_seconds, stack=stack)})
             log(f"outputs file {outputs_file}")
             specs, expected = demo_specs(count, secrets.token_hex(3))
             with TaskEnqueuer.from_outputs_file(outputs_file, stack, emulator=emulator.address) as enq:

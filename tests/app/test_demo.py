@@ -106,6 +106,7 @@ def test_demo_end_to_end_every_task_handled_exactly_once(tmp_path, capsys):
     outputs = json.loads((tmp_path / "work" / "outputs.json").read_text())
     assert outputs["dev"]["queue_path"] == "projects/demo-proj/locations/europe-west1/queues/jobs-dev"
     assert outputs["dev"]["service_url"].startswith("http://127.0.0.1:")
+    assert outputs["dev"]["task_url"] == outputs["dev"]["service_url"] + "/tasks"
 
 
 def test_demo_on_the_real_synthesized_dev_stack(tmp_path, capsys, monkeypatch):
