@@ -68,6 +68,9 @@ class StackTarget:
     service_name: Optional[str] = None
 
 
+DEMO_IMAGE = "local/tasks-worker:demo"
+
+
 def stack_json_path(cdktf_out: Path, stack: str) -> Path:
     return Path(cdktf_out) / "stacks" / stack / "cdk.tf.json"
 
@@ -80,6 +83,9 @@ def synthesize(cdktf_out: Path = DEFAULT_CDKTF_OUT, repo_root: Path = REPO_ROOT,
         raise DemoError(f"cannot synthesize: {main_py} does not exist")
     env = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
                CDKTF_OUTDIR=str(Path(cdktf_out).resolve()))
+    # The demo runs the worker from source; a protected stack (prod) refuses to synthesize
+    # without an image once a project is set, so name a local one unless the user has.
+    env.setdefault("WORKER_IMAGE", DEMO_IMAGE)
     try:
         proc = subprocess.run([sys.executable, str(main_py)], cwd=repo_root, env=env, timeout=timeout,
                               capture_output=True, text=True)

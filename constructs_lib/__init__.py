@@ -12,8 +12,10 @@ _install_provider()
 
 from .cloud_tasks_to_cloud_run import CloudTasksToCloudRun  # noqa: E402
 from .invoker_service_account import InvokerServiceAccount  # noqa: E402
+from .options import QueueOptions, SecretEnv, ServiceOptions, StartupProbe  # noqa: E402
 from .policy import PolicyCheck, find_violations  # noqa: E402
 from .project_apis import ProjectApis  # noqa: E402
+from .service_account import ImportedServiceAccount, ServiceAccountLike  # noqa: E402
 from .task_queue import QueueRouting, TaskQueue  # noqa: E402
 from .validation import ConfigurationError  # noqa: E402
 from .worker_service import WorkerService  # noqa: E402
@@ -21,10 +23,16 @@ from .worker_service import WorkerService  # noqa: E402
 __all__ = [
     "CloudTasksToCloudRun",
     "ConfigurationError",
+    "ImportedServiceAccount",
     "InvokerServiceAccount",
     "PolicyCheck",
     "ProjectApis",
+    "QueueOptions",
     "QueueRouting",
+    "SecretEnv",
+    "ServiceAccountLike",
+    "ServiceOptions",
+    "StartupProbe",
     "TaskQueue",
     "WorkerService",
     "find_violations",

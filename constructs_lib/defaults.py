@@ -23,6 +23,16 @@ MEMORY = "512Mi"
 INGRESS = "INGRESS_TRAFFIC_INTERNAL_ONLY"
 DELETION_PROTECTION = True  # safe default; dev environments opt out explicitly
 CONTAINER_PORT = 8080
+# Off: the image is Terraform's. On: a deploy pipeline owns it (ignore_changes).
+IMAGE_MANAGED_EXTERNALLY = False
+# Startup probe, when one is asked for (ServiceOptions.startup_probe): the sample worker's
+# health path, and Cloud Run's own defaults for the rest, written explicitly.
+STARTUP_PROBE_PATH = "/healthz"
+STARTUP_PROBE_INITIAL_DELAY_SECONDS = 0
+STARTUP_PROBE_PERIOD_SECONDS = 10
+STARTUP_PROBE_TIMEOUT_SECONDS = 1
+STARTUP_PROBE_FAILURE_THRESHOLD = 3
+SECRET_ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
 RUNTIME_ACCOUNT_SUFFIX = "-run"
 
 # --- TaskQueue (google_cloud_tasks_queue) ----------------------------------------------

@@ -12,12 +12,11 @@ from cdktf_cdktf_provider_google.service_account_iam_member import (
 from constructs import Construct
 
 from . import limits
-from .ids import member_identity, stable_id
 from .policy import PolicyCheck
+from .service_account import ACT_AS_ROLE, ActAsGrants, ImportedServiceAccount
 from .validation import (
     ACCOUNT_ID,
     ACCOUNT_ID_TEXT,
-    check_member,
     check_non_empty,
     check_optional_project,
     check_optional_text,
@@ -25,14 +24,15 @@ from .validation import (
     check_utf8_bytes,
 )
 
-ACT_AS_ROLE = "roles/iam.serviceAccountUser"
+__all__ = ["ACT_AS_ROLE", "InvokerServiceAccount"]
 
 
-class InvokerServiceAccount(Construct):
+class InvokerServiceAccount(ActAsGrants, Construct):
     """One ``google_service_account`` used only to sign Cloud Tasks' OIDC tokens.
 
     It gets no project roles. The pattern grants it ``roles/run.invoker`` on one service;
-    whoever creates tasks carrying its token needs :meth:`grant_act_as`.
+    whoever creates tasks carrying its token needs :meth:`grant_act_as`. An account that
+    already exists: :meth:`from_email`.
     """
 
     def __init__(
@@ -48,8 +48,8 @@ class InvokerServiceAccount(Construct):
     ) -> None:
         """
         :param account_id: the account id (the part before ``@``), 6 to 30 characters.
-        :param display_name: shown in the console. Default: the account id.
-        :param description: free text. Default: none.
+        :param display_name: shown in the console, at most 100 bytes. Default: the account id.
+        :param description: free text, at most 256 bytes. Default: none.
         :param project: project to create the account in. Default: the provider's project.
         :param depends_on: resources to create first (such as the APIs). Default: none.
         """
@@ -74,6 +74,12 @@ class InvokerServiceAccount(Construct):
         self._act_as: dict[str, ServiceAccountIamMember] = {}
         PolicyCheck.apply_to(self)  # every stack using the library is checked at synth
 
+    @staticmethod
+    def from_email(scope: Construct, id_: str, *, email: str) -> ImportedServiceAccount:
+        """An existing account as a reference: ``email``, ``member`` and ``grant_act_as``,
+        grantable like a created one; nothing is created."""
+        return ImportedServiceAccount(scope, id_, email=email)
+
     @property
     def email(self) -> str:
         """The account's e-mail address (a token until apply)."""
@@ -88,19 +94,3 @@ class InvokerServiceAccount(Construct):
     def name(self) -> str:
         """The account's resource name: ``projects/P/serviceAccounts/EMAIL``."""
         return self.resource.name
-
-    def grant_act_as(self, member: str) -> ServiceAccountIamMember:
-        """Let ``member`` act as this account (``roles/iam.serviceAccountUser``, on this
-        account only, additive). Needed by anyone who creates tasks carrying its token."""
-        check_member("member", member)
-        key = member_identity(self, member)
-        if key not in self._act_as:
-            # The id is derived from role and member: other grants keep their addresses.
-            self._act_as[key] = ServiceAccountIamMember(
-                self,
-                stable_id(self, "act-as", ACT_AS_ROLE, key),
-                service_account_id=self.resource.name,
-                role=ACT_AS_ROLE,
-                member=member,
-            )
-        return self._act_as[key]

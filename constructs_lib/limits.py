@@ -44,6 +44,7 @@ _RUN = "google_cloud_run_v2_service"
 _RUN_IAM = "google_cloud_run_v2_service_iam_member"
 _QUEUE = "google_cloud_tasks_queue"
 _QUEUE_IAM = "google_cloud_tasks_queue_iam_member"
+_SECRET_IAM = "google_secret_manager_secret_iam_member"
 _SA = "google_service_account"
 _SA_IAM = "google_service_account_iam_member"
 _API = "google_project_service"
@@ -121,6 +122,29 @@ LIMITS: tuple[Limit, ...] = (
           f"{_RUN_GO}:1253-1257 ('Must be a C_IDENTIFIER')"),
     Limit(_RUN, "template.containers.env.value", f"a string of at most "
           f"{ENV_VALUE_MAX_BYTES} UTF-8 bytes", "googleapis run/v2 k8s.min.proto:131-146"),
+    Limit(_RUN, "template.containers.env.value_source.secret_key_ref.secret", "a secret id "
+          "(letters, digits, _ and -, up to 255) or projects/P/secrets/ID; a variable has a "
+          "value or a secret, never both", "googleapis run/v2 k8s.min.proto:137-173; "
+          "cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets"),
+    Limit(_RUN, "template.containers.env.value_source.secret_key_ref.version", "latest or a "
+          "version number", "googleapis run/v2 k8s.min.proto:155-173"),
+    Limit(_RUN, "template.containers.startup_probe.http_get.path", "an absolute path "
+          "(default /healthz, the sample worker's)", f"{_RUN_GO}:380-385"),
+    Limit(_RUN, "template.containers.startup_probe.http_get.port", "the container port",
+          f"{_RUN_GO}:315-433"),
+    Limit(_RUN, "template.containers.startup_probe.initial_delay_seconds", "0 to 240, always "
+          "written", f"{_RUN_GO}:396-401 ('Maximum value for startup probe is 240')"),
+    Limit(_RUN, "template.containers.startup_probe.period_seconds", "1 to 240, always written",
+          f"{_RUN_GO}:402-407"),
+    Limit(_RUN, "template.containers.startup_probe.timeout_seconds", "1 to 240 and below "
+          "period_seconds, always written", f"{_RUN_GO}:425-430 ('Must be smaller than "
+          "periodSeconds')"),
+    Limit(_RUN, "template.containers.startup_probe.failure_threshold", "at least 1, always "
+          "written", f"{_RUN_GO}:323-328"),
+    Limit(_RUN, "lifecycle.ignore_changes", "with image_managed_externally only: the image and "
+          "the client fields gcloud run deploy sets (client, client_version)",
+          "developer.hashicorp.com/terraform/language/meta-arguments/lifecycle; "
+          f"{_RUN_GO}:874-883 (client, client_version)"),
     # --- its IAM -----------------------------------------------------------------------
     Limit(_RUN_IAM, "name", "the service's name (a reference)", f"{PROVIDER}cloudrunv2/"
           "iam_cloud_run_v2_service.go:47-52"),
@@ -130,6 +154,14 @@ LIMITS: tuple[Limit, ...] = (
           f"{PROVIDER}cloudrunv2/iam_cloud_run_v2_service.go:35-46"),
     Limit(_RUN_IAM, "role", "roles/run.invoker", "cloud.google.com/run/docs/reference/iam/roles"),
     Limit(_RUN_IAM, "member", _MEMBERS, _MEMBERS_SOURCE),
+    # --- secrets the service reads -----------------------------------------------------
+    Limit(_SECRET_IAM, "secret_id", "the secret's id (its project in project)",
+          f"{PROVIDER}secretmanager/iam_secret_manager_secret.go:35-47"),
+    Limit(_SECRET_IAM, "project", "the secret's project (the service's, or the one named in "
+          "projects/P/secrets/ID)", f"{PROVIDER}secretmanager/iam_secret_manager_secret.go:35-47"),
+    Limit(_SECRET_IAM, "role", "roles/secretmanager.secretAccessor, on each secret the service "
+          "reads and nothing else", "cloud.google.com/secret-manager/docs/access-control"),
+    Limit(_SECRET_IAM, "member", "the service's runtime account", _MEMBERS_SOURCE),
     # --- Cloud Tasks queue -------------------------------------------------------------
     Limit(_QUEUE, "name", "1 to 100 letters, digits, hyphens (93 with name_suffix); a deleted "
           "name is blocked for up to 7 days", "googleapis cloud/tasks/v2 queue.proto "

@@ -23,16 +23,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import jsii
-from cdktf import TerraformStack
+from cdktf import TerraformResource, TerraformStack
 from constructs import Construct, IValidation
 
-from .validation import PUBLIC_MEMBERS
+from .validation import PUBLIC_MEMBERS, ConfigurationError, check_non_empty
 
 RUN_INVOKER_ROLE = "roles/run.invoker"
+# Rule names, as written in an exception (PolicyCheck.allow).
+PUBLIC_MEMBER = "public-member"
+PROJECT_INVOKER = "project-level-invoker"
+DEFAULT_ACCOUNT = "default-service-account"
+INVOKER_IAM_DISABLED = "invoker-iam-disabled"
+RULES = (PUBLIC_MEMBER, PROJECT_INVOKER, DEFAULT_ACCOUNT, INVOKER_IAM_DISABLED)
+EXCEPTIONS_KEY = "constructs_lib_policy_exceptions"
 DEFAULT_COMPUTE_SUFFIX = "-compute@developer.gserviceaccount.com"
 PROJECT_IAM_TYPES = (
     "google_project_iam_member",
@@ -47,20 +54,64 @@ PROJECT_IAM_TYPES = (
 )
 
 
-def find_violations(terraform: Mapping[str, Any]) -> list[str]:
-    """Every policy violation in a synthesized stack (``cdk.tf.json`` as a dict)."""
+def find_violations(terraform: Mapping[str, Any],
+                    owned: Collection[str] | None = None) -> list[str]:
+    """Every policy violation in a synthesized stack (``cdk.tf.json`` as a dict).
+
+    ``owned``: addresses (``type.name``) the library declared. Given, only those are
+    checked, with every IAM resource or policy document that grants on them, and any
+    project-, folder- or organization-level ``run.invoker`` (it reaches their services);
+    the user's unrelated resources are left alone. ``None``: the whole stack.
+    Resources may carry a written exception (:meth:`PolicyCheck.allow`).
+    """
     policies = _data_policies(terraform)
     problems: list[str] = []
-    for name, bindings in sorted(policies.items()):
-        for role, member in _public_grants(bindings):
-            problems.append(_public_message(f"data.google_iam_policy.{name}", role, member))
+    checked_policies: set[str] = set() if owned is not None else set(policies)
     for resource_type, name, config in _resources(terraform):
         where = f"{resource_type}.{name}"
+        if owned is not None and not _concerns(where, resource_type, config, owned, policies):
+            continue
+        allowed = _exceptions(config)
         if "_iam_" in resource_type:
-            problems.extend(_iam_violations(where, resource_type, config, policies))
+            checked_policies |= _referenced_policies(config)
+            problems.extend(p for rule, p in _iam_violations(where, resource_type, config,
+                                                              policies) if rule not in allowed)
         if resource_type == "google_cloud_run_v2_service":
-            problems.extend(_service_violations(where, config))
+            problems.extend(p for rule, p in _service_violations(where, config)
+                            if rule not in allowed)
+    for name in sorted(checked_policies & set(policies)):
+        for role, member in _public_grants(policies[name]):
+            problems.insert(0, _public_message(f"data.google_iam_policy.{name}", role, member))
     return problems
+
+
+def _concerns(where: str, resource_type: str, config: Mapping[str, Any],
+              owned: Collection[str], policies: Mapping[str, list[Binding]]) -> bool:
+    """Whether a resource is the library's, grants on the library's, or grants
+    ``run.invoker`` above the level of one service."""
+    if where in owned:
+        return True
+    if "_iam_" not in resource_type:
+        return False
+    if resource_type in PROJECT_IAM_TYPES and any(
+            role == RUN_INVOKER_ROLE for role, _ in _bindings(config, policies)):
+        return True
+    text = json.dumps(config)
+    return any(f"${{{address}." in text for address in owned)
+
+
+def _referenced_policies(config: Mapping[str, Any]) -> set[str]:
+    policy = config.get("policy_data")
+    reference = _DATA_POLICY_REF.match(policy.strip()) if isinstance(policy, str) else None
+    return {reference.group(1)} if reference else set()
+
+
+def _exceptions(config: Mapping[str, Any]) -> set[str]:
+    """Rules a resource is exempted from, as written in its ``//`` comment block."""
+    comment = config.get("//")
+    if not isinstance(comment, Mapping):
+        return set()
+    return set((comment.get(EXCEPTIONS_KEY) or {}).keys())
 
 
 def _resources(terraform: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
@@ -129,15 +180,15 @@ def _public_message(where: str, role: Any, member: str) -> str:
 
 
 def _iam_violations(where: str, resource_type: str, config: Mapping[str, Any],
-                    policies: Mapping[str, list[Binding]]) -> list[str]:
+                    policies: Mapping[str, list[Binding]]) -> list[tuple[str, str]]:
     bindings = _bindings(config, policies)
-    problems = [_public_message(where, role, member) for role, member in _public_grants(bindings)]
+    problems = [(PUBLIC_MEMBER, _public_message(where, role, member))
+                for role, member in _public_grants(bindings)]
     if resource_type in PROJECT_IAM_TYPES and any(r == RUN_INVOKER_ROLE for r, _ in bindings):
-        problems.append(
+        problems.append((PROJECT_INVOKER,
             f"{where} grants {RUN_INVOKER_ROLE} at project level, which lets the member "
             "call every Cloud Run service in the project: grant it on one service "
-            "(WorkerService.grant_invoke)"
-        )
+            "(WorkerService.grant_invoke)"))
     return problems
 
 
@@ -150,27 +201,24 @@ def _is_default_account(account: str) -> bool:
             or "data.google_app_engine_default_service_account." in account)
 
 
-def _service_violations(where: str, config: Mapping[str, Any]) -> list[str]:
-    problems = []
+def _service_violations(where: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
     template = config.get("template") or {}
     if isinstance(template, list):
         template = template[0] if template else {}
     account = template.get("service_account")
     if not account:
-        problems.append(
+        problems.append((DEFAULT_ACCOUNT,
             f"{where} has no template.service_account, so it runs as the default compute "
-            "account (Editor on the project): give it a dedicated account"
-        )
+            "account (Editor on the project): give it a dedicated account"))
     elif isinstance(account, str) and _is_default_account(account):
-        problems.append(
+        problems.append((DEFAULT_ACCOUNT,
             f"{where} runs as the default compute account {account!r} (or another "
-            "default account): give it a dedicated account"
-        )
+            "default account): give it a dedicated account"))
     if config.get("invoker_iam_disabled") in (True, "true"):
-        problems.append(
+        problems.append((INVOKER_IAM_DISABLED,
             f"{where} sets invoker_iam_disabled, which lets anyone call it: keep the "
-            "run.invoker check on"
-        )
+            "run.invoker check on"))
     return problems
 
 
@@ -184,8 +232,10 @@ UNIQUE_NAMES = {
 }
 
 
-def find_name_collisions(terraform: Mapping[str, Any]) -> list[str]:
-    """Resources of one stack that would take the same name in the same project."""
+def find_name_collisions(terraform: Mapping[str, Any],
+                         owned: Collection[str] | None = None) -> list[str]:
+    """Resources of one stack that would take the same name in the same project (with
+    ``owned``: only collisions that involve one of those)."""
     seen: dict[tuple[Any, ...], str] = {}
     problems = []
     for resource_type, name, config in _resources(terraform):
@@ -196,6 +246,8 @@ def find_name_collisions(terraform: Mapping[str, Any]) -> list[str]:
         key = (resource_type, config.get("project"), *(config.get(k) for k in keys))
         where = f"{resource_type}.{name}"
         if key in seen:
+            if owned is not None and where not in owned and seen[key] not in owned:
+                continue
             shown = ", ".join(f"{k}={config.get(k)!r}" for k in keys)
             problems.append(
                 f"{where} and {seen[key]} both declare {shown} in project "
@@ -208,21 +260,52 @@ def find_name_collisions(terraform: Mapping[str, Any]) -> list[str]:
 
 @jsii.implements(IValidation)
 class PolicyCheck:
-    """The cdktf validation that runs :func:`find_violations` on its stack at synth."""
+    """The cdktf validation that runs :func:`find_violations` at synth: over what the
+    library declared (and every grant on it), or over the whole stack when asked."""
 
-    def __init__(self, stack: TerraformStack) -> None:
+    def __init__(self, stack: TerraformStack, *, whole_stack: bool = False) -> None:
         self._stack = stack
+        self._owners: list[Construct] = []
+        self.whole_stack = whole_stack
 
     def validate(self) -> list[str]:
         terraform = self._stack.to_terraform()
-        return ([f"policy: {problem}" for problem in find_violations(terraform)]
-                + [f"names: {problem}" for problem in find_name_collisions(terraform)])
+        owned = None if self.whole_stack else self.owned_addresses()
+        return ([f"policy: {problem}" for problem in find_violations(terraform, owned)]
+                + [f"names: {problem}" for problem in find_name_collisions(terraform, owned)])
+
+    def owned_addresses(self) -> set[str]:
+        """``type.name`` of every resource under a construct of the library."""
+        found = set()
+        for owner in self._owners:
+            for child in owner.node.find_all():
+                if isinstance(child, TerraformResource):
+                    found.add(f"{child.terraform_resource_type}.{child.friendly_unique_id}")
+        return found
 
     @staticmethod
-    def apply_to(scope: Construct) -> TerraformStack:
-        """Attach the check to ``scope``'s stack once; return the stack."""
+    def apply_to(scope: Construct, *, whole_stack: bool = False) -> PolicyCheck:
+        """Guard ``scope`` (a construct of the library, or a stack) at every synth: the
+        stack's one check, attached on first use. ``whole_stack=True`` (an explicit
+        opt-in) checks every resource of the stack, the user's own included."""
         stack = TerraformStack.of(scope)
-        if not getattr(stack, "_constructs_lib_policy", False):
-            stack.node.add_validation(PolicyCheck(stack))
-            stack._constructs_lib_policy = True  # noqa: SLF001 - marker on the Python proxy
-        return stack
+        check = getattr(stack, "_constructs_lib_policy", None)
+        if check is None:
+            check = PolicyCheck(stack)
+            stack.node.add_validation(check)
+            stack._constructs_lib_policy = check  # noqa: SLF001 - marker on the Python proxy
+        if whole_stack:
+            check.whole_stack = True
+        if scope is not stack and scope not in check._owners:
+            check._owners.append(scope)
+        return check
+
+    @staticmethod
+    def allow(resource: TerraformResource, rule: str, *, reason: str) -> None:
+        """A deliberate exception for one resource: ``rule`` (one of :data:`RULES`) is not
+        applied to it. Written into the synthesized JSON, in the resource's ``//``
+        comment block, with the reason, so every reviewer of the stack sees it."""
+        if rule not in RULES:
+            raise ConfigurationError("rule", "one of " + ", ".join(RULES), rule)
+        check_non_empty("reason", reason)
+        resource.add_override(f"//.{EXCEPTIONS_KEY}.{rule}", reason)

@@ -25,29 +25,25 @@ from constructs import Construct
 
 from . import defaults
 from .ids import member_identity, stable_id
+from .options import QueueOptions
 from .random_provider import RandomId, ensure_random_provider
 from .policy import PolicyCheck
 from .validation import (
-    INT32_MAX,
     LOCATION,
     LOCATION_TEXT,
     QUEUE_ID,
     QUEUE_ID_TEXT,
     ConfigurationError,
-    check_bool,
     check_email,
     check_member,
     check_non_empty,
-    check_number,
     check_optional_project,
     check_string,
     is_token,
-    keyword_arguments,
 )
 
 ENQUEUER_ROLE = "roles/cloudtasks.enqueuer"
 NAME_SUFFIX_BYTES = 3  # 6 hex characters: 16 million names per base name
-MAX_DURATION_SECONDS = 315_576_000_000  # the largest protobuf Duration (10,000 years)
 
 
 @dataclass(frozen=True)
@@ -72,52 +68,37 @@ class TaskQueue(Construct):
         *,
         name: str,
         location: str = defaults.LOCATION,
-        max_dispatches_per_second: float = defaults.MAX_DISPATCHES_PER_SECOND,
-        max_concurrent_dispatches: int = defaults.MAX_CONCURRENT_DISPATCHES,
-        max_attempts: int = defaults.MAX_ATTEMPTS,
-        min_backoff_seconds: float = defaults.MIN_BACKOFF_SECONDS,
-        max_backoff_seconds: float = defaults.MAX_BACKOFF_SECONDS,
-        max_doublings: int = defaults.MAX_DOUBLINGS,
-        max_retry_duration_seconds: float = defaults.MAX_RETRY_DURATION_SECONDS,
-        log_sampling_ratio: float = defaults.LOG_SAMPLING_RATIO,
+        options: QueueOptions | None = None,
         routing: QueueRouting | None = None,
-        name_suffix: bool = defaults.QUEUE_NAME_SUFFIX,
         project: str | None = None,
         depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         """
-        :param name: queue id, 1 to 100 letters, digits or hyphens.
+        :param name: queue id, 1 to 100 letters, digits or hyphens (93 with
+            ``options.name_suffix``).
         :param location: region. Default: ``us-central1``.
-        :param max_dispatches_per_second: dispatch rate, > 0 and <= 500. Default: 100.
-        :param max_concurrent_dispatches: tasks in flight, 1 to 5000. Default: 50.
-        :param max_attempts: attempts per task, -1 for unlimited or >= 1. Default: 10.
-        :param min_backoff_seconds: first retry delay, > 0 (a zero reads as unset). Default: 1.
-        :param max_backoff_seconds: longest retry delay, >= min_backoff. Default: 300.
-        :param max_doublings: times the delay doubles before growing linearly, at least 1
-            (the provider cannot send 0). Default: 5.
-        :param max_retry_duration_seconds: give up after this long, 0 = no limit.
-            Default: 0.
-        :param log_sampling_ratio: fraction of attempts logged, 0.0 to 1.0 (0: no logging
-            block at all). Default: 1.0.
+        :param options: rates, retries, logging (:class:`QueueOptions`).
+            Default: ``QueueOptions()``.
         :param routing: queue-level routing override. Default: none (tasks name their URL).
-        :param name_suffix: append a random suffix kept in state (``<name>-<6 hex>``, a
-            ``random_id``), so the environment can be destroyed and deployed again at once:
-            a deleted queue's name cannot be reused for up to 7 days. A new suffix comes
-            only with a new ``random_id`` (destroy, or a changed ``name``). Default: False.
         :param project: project. Default: the provider's project.
         :param depends_on: resources to create first (such as the APIs). Default: none.
         """
-        check_optional_project("project", project)
-        _validate(
-            name=name, location=location, max_dispatches_per_second=max_dispatches_per_second,
-            max_concurrent_dispatches=max_concurrent_dispatches, max_attempts=max_attempts,
-            min_backoff_seconds=min_backoff_seconds, max_backoff_seconds=max_backoff_seconds,
-            max_doublings=max_doublings, max_retry_duration_seconds=max_retry_duration_seconds,
-            log_sampling_ratio=log_sampling_ratio, routing=routing, name_suffix=name_suffix,
-        )
+        options = QueueOptions() if options is None else options
+        check_task_queue_arguments(name=name, location=location, options=options,
+                                   routing=routing, project=project)
+        max_dispatches_per_second = options.max_dispatches_per_second
+        max_concurrent_dispatches = options.max_concurrent_dispatches
+        max_attempts = options.max_attempts
+        min_backoff_seconds = options.min_backoff_seconds
+        max_backoff_seconds = options.max_backoff_seconds
+        max_doublings = options.max_doublings
+        max_retry_duration_seconds = options.max_retry_duration_seconds
+        log_sampling_ratio = options.log_sampling_ratio
+        name_suffix = options.name_suffix
 
         super().__init__(scope, id_)
         self.location = location
+        self.options = options
         self.name_suffix: RandomId | None = None
         if name_suffix:
             ensure_random_provider(self)
@@ -180,19 +161,15 @@ class TaskQueue(Construct):
         return self._enqueuers[key]
 
 
-def check_task_queue_arguments(**kwargs: Any) -> None:
-    """Validate :class:`TaskQueue` keywords without declaring anything (defaults filled in)."""
-    arguments = keyword_arguments(TaskQueue.__init__, kwargs)
-    check_optional_project("project", arguments.pop("project"))
-    arguments.pop("depends_on")
-    _validate(**arguments)
-
-
-def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispatches,
-              max_attempts, min_backoff_seconds, max_backoff_seconds, max_doublings,
-              max_retry_duration_seconds, log_sampling_ratio, routing, name_suffix) -> None:
-    check_bool("name_suffix", name_suffix)
-    if name_suffix:
+def check_task_queue_arguments(*, name: str, location: str = defaults.LOCATION,
+                               options: QueueOptions | None = None,
+                               routing: QueueRouting | None = None,
+                               project: str | None = None) -> None:
+    """Validate :class:`TaskQueue` keywords without declaring anything."""
+    check_optional_project("project", project)
+    if options is not None and not isinstance(options, QueueOptions):
+        raise ConfigurationError("options", "a QueueOptions", options)
+    if options is not None and options.name_suffix:
         # <name>-<hex> must still be a queue id of at most 100 characters.
         room = 100 - 1 - 2 * NAME_SUFFIX_BYTES
         check_string("name", name, pattern=rf"[A-Za-z0-9-]{{1,{room}}}",
@@ -200,29 +177,6 @@ def _validate(*, name, location, max_dispatches_per_second, max_concurrent_dispa
                              f"name_suffix, {2 * NAME_SUFFIX_BYTES + 1} more are added)")
     check_string("name", name, pattern=QUEUE_ID, allowed=QUEUE_ID_TEXT)
     check_string("location", location, pattern=LOCATION, allowed=LOCATION_TEXT)
-    check_number("max_dispatches_per_second", max_dispatches_per_second, minimum=0,
-                 min_exclusive=True, maximum=500)
-    check_number("max_concurrent_dispatches", max_concurrent_dispatches, minimum=1,
-                 maximum=5000, integer=True)
-    check_number("max_attempts", max_attempts, minimum=1, maximum=INT32_MAX, integer=True,
-                 extra_allowed=(-1,))
-    # A zero duration reads as unset: the API would apply its own default instead.
-    check_number("min_backoff_seconds", min_backoff_seconds, minimum=0, min_exclusive=True,
-                 maximum=MAX_DURATION_SECONDS)
-    check_number("max_backoff_seconds", max_backoff_seconds, minimum=0, min_exclusive=True,
-                 maximum=MAX_DURATION_SECONDS)
-    if (not is_token(min_backoff_seconds) and not is_token(max_backoff_seconds)
-            and min_backoff_seconds > max_backoff_seconds):
-        raise ConfigurationError(
-            "min_backoff_seconds",
-            f"at most max_backoff_seconds ({max_backoff_seconds})",
-            min_backoff_seconds,
-        )
-    # 0 cannot be expressed: the provider drops it and the API applies its default (16).
-    check_number("max_doublings", max_doublings, minimum=1, maximum=INT32_MAX, integer=True)
-    check_number("max_retry_duration_seconds", max_retry_duration_seconds, minimum=0,
-                 maximum=MAX_DURATION_SECONDS)
-    check_number("log_sampling_ratio", log_sampling_ratio, minimum=0, maximum=1)
     if routing is not None:
         _check_routing(routing)
 

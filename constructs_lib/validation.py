@@ -26,6 +26,10 @@ class ConfigurationError(ValueError):
         self.value = value
         super().__init__(f"{parameter} must be {allowed}, but {_show(value)} was given")
 
+    def within(self, prefix: str) -> ConfigurationError:
+        """The same error, its parameter named as the caller wrote it (``[dev.queue] ``)."""
+        return ConfigurationError(f"{prefix}{self.parameter}", self.allowed, self.value)
+
 
 def _show(value: Any) -> str:
     if isinstance(value, str):

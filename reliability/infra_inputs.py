@@ -9,6 +9,7 @@ runs these tables case by case; ``python -m reliability`` counts them for the re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import tempfile
@@ -25,7 +26,9 @@ from constructs_lib import (
     CloudTasksToCloudRun,
     ConfigurationError,
     InvokerServiceAccount,
+    QueueOptions,
     QueueRouting,
+    ServiceOptions,
     TaskQueue,
     WorkerService,
 )
@@ -70,15 +73,75 @@ def _realize(value: Any) -> Any:
     return value
 
 
+_SERVICE_FIELDS = {f.name for f in dataclasses.fields(ServiceOptions)}
+_QUEUE_FIELDS = {f.name for f in dataclasses.fields(QueueOptions)}
+
+
 def _environment(app: cdktf.App, table: Mapping[str, Any]) -> None:
-    environments = parse_environments({"dev": {"service_name": "w1", **table}})
+    """A flat case table, its service and queue keys moved to [dev.service] / [dev.queue]."""
+    top: dict[str, Any] = {"service_name": "w1", "allow_placeholder_image": True}
+    service: dict[str, Any] = {}
+    queue: dict[str, Any] = {}
+    for key, value in table.items():
+        (service if key in _SERVICE_FIELDS else queue if key in _QUEUE_FIELDS else top)[key] = value
+    environments = parse_environments({"dev": {**top, "service": service, "queue": queue}})
     TasksStack(app, environments["dev"], _DEPLOY)
 
 
 def _deploy(app: cdktf.App, environ: Mapping[str, str]) -> None:
-    environments = parse_environments({"dev": {"service_name": "w1"}})
+    environments = parse_environments({"dev": {"service_name": "w1",
+                                               "allow_placeholder_image": True}})
     TasksStack(app, environments["dev"],
                DeploySettings.from_environ({"GOOGLE_CLOUD_PROJECT": PROJECT, **environ}))
+
+
+@dataclass(frozen=True)
+class _Account:
+    """An account known only by e-mail (any ServiceAccountLike will do; declares nothing)."""
+
+    email: str
+
+    @property
+    def member(self) -> str:
+        return f"serviceAccount:{self.email}"
+
+    @property
+    def name(self) -> str:
+        return f"projects/-/serviceAccounts/{self.email}"
+
+    def grant_act_as(self, member: str) -> Any:
+        raise NotImplementedError("not used by these cases")
+
+
+def _split(kwargs: Mapping[str, Any], structural: set[str]) -> tuple[dict, dict]:
+    """Construct keywords, and the rest (option fields)."""
+    return ({k: v for k, v in kwargs.items() if k in structural},
+            {k: v for k, v in kwargs.items() if k not in structural})
+
+
+def _service(stack: cdktf.TerraformStack, **kwargs: Any) -> WorkerService:
+    kwargs = dict(kwargs)
+    if "service_account_email" in kwargs:
+        kwargs["service_account"] = _Account(kwargs.pop("service_account_email"))
+    construct, options = _split(kwargs, {"name", "location", "image", "service_account",
+                                         "runtime_account_id", "custom_audiences", "project"})
+    return WorkerService(stack, "c", **{"name": "w1", **construct},
+                         options=ServiceOptions(**options))
+
+
+def _queue(stack: cdktf.TerraformStack, **kwargs: Any) -> TaskQueue:
+    construct, options = _split(kwargs, {"name", "location", "routing", "project"})
+    return TaskQueue(stack, "c", **{"name": "q1", **construct},
+                     options=QueueOptions(**options))
+
+
+def _pattern(stack: cdktf.TerraformStack, **kwargs: Any) -> CloudTasksToCloudRun:
+    kwargs = dict(kwargs)
+    for key, options in (("service", ServiceOptions), ("queue", QueueOptions)):
+        value = kwargs.get(key)
+        if isinstance(value, Mapping):
+            kwargs[key] = options.from_mapping(value)
+    return CloudTasksToCloudRun(stack, "c", **{"project": PROJECT, "name": "w1", **kwargs})
 
 
 def _user_stack(app: cdktf.App) -> cdktf.TerraformStack:
@@ -101,12 +164,12 @@ def _in_stack(build: Callable[..., Any]) -> Target:
 
 
 TARGETS: dict[str, Target] = {
-    "service": _in_stack(lambda s, **kw: WorkerService(s, "c", **{"name": "w1", **kw})),
-    "queue": _in_stack(lambda s, **kw: TaskQueue(s, "c", **{"name": "q1", **kw})),
+    "service": _in_stack(_service),
+    "queue": _in_stack(_queue),
     "invoker": _in_stack(
         lambda s, **kw: InvokerServiceAccount(s, "c", **{"account_id": "invoker", **kw})),
-    "pattern": _in_stack(lambda s, **kw: CloudTasksToCloudRun(
-        s, "c", **{"project": PROJECT, "name": "w1", **kw})),
+    "pattern": _in_stack(_pattern),
+    "import": _in_stack(lambda s, **kw: InvokerServiceAccount.from_email(s, "c", **kw)),
     "grant": Target(lambda app: WorkerService(_user_stack(app), "c", name="w1"),
                     lambda worker, kwargs: worker.grant_invoke(**kwargs)),
     "environment": Target(lambda app: app, _environment),
@@ -132,6 +195,10 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("queue", {"name": ""}, "name"),
     # service account id
     ("invoker", {"account_id": "short"}, "account_id"),
+    # an existing account, by e-mail
+    ("import", {"email": "not-an-email"}, "email"),
+    ("import", {"email": "legacy@example-project.iam.gserviceaccount.com "}, "email"),
+    ("import", {"email": "Legacy@example-project.iam.gserviceaccount.com"}, "email"),
     ("invoker", {"account_id": "a" * 31}, "account_id"),
     ("invoker", {"account_id": "Invoker-1"}, "account_id"),
     ("invoker", {"account_id": "invoker-"}, "account_id"),
@@ -182,13 +249,12 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("service", {"ingress": "internal"}, "ingress"),
     # runtime account
     ("service", {"service_account_email":
-                 "123456-compute@developer.gserviceaccount.com"}, "service_account_email"),
-    ("service", {"service_account_email": "not-an-email"}, "service_account_email"),
+                 "123456-compute@developer.gserviceaccount.com"}, "service_account"),
     # dispatch deadline
     ("pattern", {"dispatch_deadline_seconds": 14}, "dispatch_deadline_seconds"),
     ("pattern", {"dispatch_deadline_seconds": 1801}, "dispatch_deadline_seconds"),
     ("pattern", {"dispatch_deadline_seconds": 700,
-                 "service_options": {"timeout_seconds": 600}}, "dispatch_deadline_seconds"),
+                 "service": {"timeout_seconds": 600}}, "dispatch_deadline_seconds"),
     # members
     ("pattern", {"enqueuers": ["allUsers"]}, "enqueuers[0]"),
     ("pattern", {"enqueuers": ["allAuthenticatedUsers"]}, "enqueuers[0]"),
@@ -199,17 +265,17 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("pattern", {"enqueuers": ["user:a@example.com "]}, "enqueuers[0]"),
     ("pattern", {"enqueuers": "user:a@example.com"}, "enqueuers"),
     # same location, pattern arguments
-    ("pattern", {"queue_options": {"location": "europe-west1"}}, "queue_options['location']"),
-    ("pattern", {"queue_options": {"max_attempts": 0}}, "queue_options['max_attempts']"),
+    ("pattern", {"queue": {"location": "europe-west1"}}, "key"),
+    ("pattern", {"queue": {"max_attempts": 0}}, "max_attempts"),
     ("pattern", {"queue_name": "a b"}, "queue_name"),
-    ("pattern", {"service_options": {"timeout_seconds": True}},
-     "service_options['timeout_seconds']"),
-    ("pattern", {"service_options": {"env": {"1X": "y"}}}, "service_options['env'] key"),
-    ("pattern", {"service_options": {"env": {"WORKER_PROJECT_ID": "p"}}},
-     "service_options['env']['WORKER_PROJECT_ID']"),
+    ("pattern", {"service": {"timeout_seconds": True}},
+     "timeout_seconds"),
+    ("pattern", {"service": {"env": {"1X": "y"}}}, "env key"),
+    ("pattern", {"service": {"env": {"WORKER_PROJECT_ID": "p"}}},
+     "service.env['WORKER_PROJECT_ID']"),
     ("pattern", {"image": ""}, "image"),
-    ("pattern", {"queue_options": {"rate": 5}}, "queue_options key"),
-    ("pattern", {"service_options": {"name": "other"}}, "service_options key"),
+    ("pattern", {"queue": {"rate": 5}}, "key"),
+    ("pattern", {"service": {"name": "other"}}, "key"),
     ("pattern", {"project": "My Project"}, "project"),
     ("pattern", {"name": "w" * 50}, "name"),
     ("pattern", {"invoker_account_id": "inv"}, "invoker_account_id"),
@@ -241,7 +307,7 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("invoker", {"description": 7}, "description"),
     ("pattern", {"dispatch_deadline_seconds": True}, "dispatch_deadline_seconds"),
     ("pattern", {"enable_apis": "false"}, "enable_apis"),
-    ("pattern", {"service_options": ["timeout_seconds"]}, "service_options"),
+    ("pattern", {"service": ["timeout_seconds"]}, "service"),
     ("pattern", {"enqueuers": None}, "enqueuers"),
     ("service", {"cpu": "8", "memory": "512Mi"}, "memory"),
     ("service", {"cpu": "1", "memory": "8Gi"}, "memory"),
@@ -293,21 +359,21 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
      "name"),
     ("grant", {"member": PUBLIC_GLUED_TO_TOKEN}, "member"),
     ("grant", {"member": "allUsers"}, "member"),
-    ("pattern", {"dispatch_deadline_seconds": 10, "service_options": {
+    ("pattern", {"dispatch_deadline_seconds": 10, "service": {
         "timeout_seconds": NUMBER_TOKEN}}, "dispatch_deadline_seconds"),
     ("queue", {"max_attempts": 0, "max_dispatches_per_second": NUMBER_TOKEN}, "max_attempts"),
     # environment tables (stacks/environments.toml)
     ("environment", {"max_atempts": 3}, "[dev] key"),
-    ("environment", {"max_attempts": "3"}, "[dev] max_attempts"),
-    ("environment", {"deletion_protection": "false"}, "[dev] deletion_protection"),
+    ("environment", {"max_attempts": "3"}, "[dev.queue] max_attempts"),
+    ("environment", {"deletion_protection": "false"}, "[dev.service] deletion_protection"),
     ("environment", {"enqueuers": ["allUsers"]}, "[dev] enqueuers[0]"),
     ("environment", {"enqueuers": "user:a@example.com"}, "[dev] enqueuers"),
     ("environment", {"queue_name": "tasks_dev"}, "[dev] queue_name"),
-    ("environment", {"memory": "1GB"}, "[dev] memory"),
-    ("environment", {"labels": {"Env": "dev"}}, "[dev] labels key"),
+    ("environment", {"memory": "1GB"}, "[dev.service] memory"),
+    ("environment", {"labels": {"Env": "dev"}}, "[dev.service] labels key"),
     ("environment", {"timeout_seconds": 300, "dispatch_deadline_seconds": 600},
      "[dev] dispatch_deadline_seconds"),
-    ("environment", {"max_dispatches_per_second": 0}, "[dev] max_dispatches_per_second"),
+    ("environment", {"max_dispatches_per_second": 0}, "[dev.queue] max_dispatches_per_second"),
     ("environment", {"service_name": "Tasks-Worker"}, "[dev] service_name"),
     # deploy settings (environment variables)
     ("deploy", {"GOOGLE_CLOUD_PROJECT": "My Project"}, "GOOGLE_CLOUD_PROJECT"),
@@ -346,16 +412,18 @@ VALID: list[tuple[str, dict[str, Any]]] = [
     ("queue", {"log_sampling_ratio": 1}),
     ("invoker", {"account_id": "a" * 6}),
     ("invoker", {"account_id": "a" * 30}),
+    ("import", {"email": "legacy-invoker@example-project.iam.gserviceaccount.com"}),
+    ("import", {"email": "123-compute@developer.gserviceaccount.com"}),
     ("pattern", {"dispatch_deadline_seconds": 15}),
     ("pattern", {"dispatch_deadline_seconds": 1800,
-                 "service_options": {"timeout_seconds": 1800}}),
-    ("pattern", {"dispatch_deadline_seconds": 600, "service_options": {"timeout_seconds": 600}}),
+                 "service": {"timeout_seconds": 1800}}),
+    ("pattern", {"dispatch_deadline_seconds": 600, "service": {"timeout_seconds": 600}}),
     ("pattern", {"enqueuers": ["user:a@example.com", "group:g@example.com",
                                "domain:example.com",
                                "serviceAccount:s@p.iam.gserviceaccount.com",
                                "principal://iam.googleapis.com/projects/1/x",
                                "principalSet://iam.googleapis.com/projects/1/y"]}),
-    ("pattern", {"queue_options": {"location": "us-central1"}}),
+    ("pattern", {"location": "europe-west1", "queue": {"max_attempts": 3}}),
     ("service", {"custom_audiences": ["https://aud.example", "tasks"]}),
     ("service", {"cpu": "6", "memory": "4Gi"}),
     ("service", {"cpu": "8", "memory": "32Gi"}),
@@ -383,7 +451,7 @@ VALID: list[tuple[str, dict[str, Any]]] = [
                "max_dispatches_per_second": NUMBER_TOKEN}),
     ("service", {"name": TEXT_TOKEN, "timeout_seconds": NUMBER_TOKEN}),
     ("pattern", {"dispatch_deadline_seconds": NUMBER_TOKEN}),
-    ("pattern", {"service_options": {"timeout_seconds": NUMBER_TOKEN}}),
+    ("pattern", {"service": {"timeout_seconds": NUMBER_TOKEN}}),
     ("environment", {"timeout_seconds": 900, "dispatch_deadline_seconds": 900}),
     ("environment", {"enqueuers": ["group:ops@example.com"], "labels": {"env": "dev"}}),
     ("deploy", {"GOOGLE_CLOUD_REGION": "europe-west1", "TF_STATE_BUCKET": "my-state.bucket_1",

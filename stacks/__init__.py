@@ -7,12 +7,14 @@ flags before anything starts the jsii kernel.
 from importlib import import_module
 
 _EXPORTS = {
-    "OUTPUT_NAMES": "tasks_stack",
+    "OUTPUT_NAMES": "outputs",
+    "pattern_outputs": "outputs",
     "TasksStack": "tasks_stack",
     "DeploySettings": "deploy_settings",
-    "PlaceholderProjectWarning": "deploy_settings",
+    "Target": "deploy_settings",
     "EnvironmentSettings": "settings",
     "load_environments": "settings",
+    "parse_environments": "settings",
     "build_app": "app",
 }
 __all__ = sorted(_EXPORTS)

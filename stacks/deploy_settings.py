@@ -1,13 +1,13 @@
-"""Where the stacks deploy: project, region, image, state backend; from the environment.
+"""Where the stacks deploy: the fallbacks read from environment variables, and each
+environment's resolved target (its own project, region and image, or these fallbacks).
 
 These are the only inputs read from environment variables, so a fresh machine can synth
-with none set (a placeholder project and a warning) and CI can point at a real project.
+with none set (placeholders and one warning) and CI can point at real projects.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,10 +17,13 @@ from constructs_lib.validation import (
     LOCATION_TEXT,
     PROJECT_ID,
     PROJECT_ID_TEXT,
+    ConfigurationError,
     check_members,
     check_non_empty,
     check_string,
 )
+
+from .settings import EnvironmentSettings
 
 PROJECT_ENV = "GOOGLE_CLOUD_PROJECT"
 REGION_ENV = "GOOGLE_CLOUD_REGION"
@@ -30,28 +33,33 @@ STATE_PREFIX_ENV = "TF_STATE_PREFIX"
 ENQUEUERS_ENV = "TASK_ENQUEUERS"
 
 PLACEHOLDER_PROJECT = "replace-with-your-project"
+PLACEHOLDER_IMAGE = defaults.IMAGE  # Google's public "hello" sample
 DEFAULT_STATE_PREFIX = "cloud-tasks-cloud-run"
 
 
-class PlaceholderProjectWarning(UserWarning):
-    """GOOGLE_CLOUD_PROJECT is unset: the stacks name a placeholder project."""
+class PlaceholderWarning(UserWarning):
+    """An environment names a placeholder project or image: fine for synth, not deploy."""
 
 
 @dataclass(frozen=True)
 class DeploySettings:
-    """Deployment target shared by every environment's stack."""
+    """Fallbacks shared by every environment's stack, and the state backend."""
 
-    project: str = PLACEHOLDER_PROJECT
-    region: str = defaults.LOCATION
-    image: str = defaults.IMAGE
+    project: str | None = None
+    region: str | None = None
+    image: str | None = None
     state_bucket: str | None = None
     state_prefix: str = DEFAULT_STATE_PREFIX
     extra_enqueuers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        check_string(PROJECT_ENV, self.project, pattern=PROJECT_ID, allowed=PROJECT_ID_TEXT)
-        check_string(REGION_ENV, self.region, pattern=LOCATION, allowed=LOCATION_TEXT)
-        check_non_empty(IMAGE_ENV, self.image)
+        if self.project is not None:
+            check_string(PROJECT_ENV, self.project, pattern=PROJECT_ID,
+                         allowed=PROJECT_ID_TEXT)
+        if self.region is not None:
+            check_string(REGION_ENV, self.region, pattern=LOCATION, allowed=LOCATION_TEXT)
+        if self.image is not None:
+            check_non_empty(IMAGE_ENV, self.image)
         if self.state_bucket is not None:
             check_string(STATE_BUCKET_ENV, self.state_bucket,
                          pattern=r"[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]",
@@ -60,31 +68,67 @@ class DeploySettings:
                      allowed="a path prefix without white space or a leading /")
         check_members(ENQUEUERS_ENV, self.extra_enqueuers)
 
-    @property
-    def is_placeholder(self) -> bool:
-        return self.project == PLACEHOLDER_PROJECT
-
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> DeploySettings:
-        """Read the settings; warn (once per call) when the project is not set."""
+        """Read the fallbacks from the environment (unset or empty: no fallback)."""
         environ = os.environ if environ is None else environ
-        project = environ.get(PROJECT_ENV, "").strip()
-        if not project:
-            warnings.warn(
-                f"{PROJECT_ENV} is not set: the stacks use the placeholder project "
-                f"{PLACEHOLDER_PROJECT!r}. Synth works; set {PROJECT_ENV} before deploy.",
-                PlaceholderProjectWarning,
-                stacklevel=2,
-            )
-            project = PLACEHOLDER_PROJECT
+
+        def read(name: str) -> str | None:
+            return environ.get(name, "").strip() or None
+
         enqueuers = tuple(
             m.strip() for m in environ.get(ENQUEUERS_ENV, "").split(",") if m.strip()
         )
-        return cls(
-            project=project,
-            region=environ.get(REGION_ENV, "").strip() or defaults.LOCATION,
-            image=environ.get(IMAGE_ENV, "").strip() or defaults.IMAGE,
-            state_bucket=environ.get(STATE_BUCKET_ENV, "").strip() or None,
-            state_prefix=environ.get(STATE_PREFIX_ENV, "").strip() or DEFAULT_STATE_PREFIX,
-            extra_enqueuers=enqueuers,
+        return cls(project=read(PROJECT_ENV), region=read(REGION_ENV), image=read(IMAGE_ENV),
+                   state_bucket=read(STATE_BUCKET_ENV),
+                   state_prefix=read(STATE_PREFIX_ENV) or DEFAULT_STATE_PREFIX,
+                   extra_enqueuers=enqueuers)
+
+    def target(self, env: EnvironmentSettings) -> Target:
+        """Where ``env`` deploys: its own settings first, then these fallbacks."""
+        project = env.project or self.project
+        image = env.image or self.image
+        target = Target(
+            project=project or PLACEHOLDER_PROJECT,
+            region=env.region or self.region or defaults.LOCATION,
+            image=image or PLACEHOLDER_IMAGE,
+            placeholder_project=project is None,
+            placeholder_image=image is None,
         )
+        # A protected environment is meant to live: it never gets the sample image by
+        # accident. (With a placeholder project nothing can be deployed, so synth goes on.)
+        if (target.placeholder_image and not target.placeholder_project
+                and env.service.deletion_protection and not env.allow_placeholder_image):
+            raise ConfigurationError(
+                f"[{env.name}] image",
+                f"set (or {IMAGE_ENV}) for an environment with deletion protection; "
+                "allow_placeholder_image = true deploys Google's sample image on purpose",
+                None)
+        return target
+
+
+@dataclass(frozen=True)
+class Target:
+    """One environment's resolved project, region and image."""
+
+    project: str
+    region: str
+    image: str
+    placeholder_project: bool
+    placeholder_image: bool
+
+
+def placeholder_message(targets: Mapping[str, Target]) -> str | None:
+    """One plain sentence about every environment that uses a placeholder, or None."""
+    parts = []
+    projects = sorted(name for name, t in targets.items() if t.placeholder_project)
+    images = sorted(name for name, t in targets.items() if t.placeholder_image)
+    if projects:
+        parts.append(f"no project for {', '.join(projects)} (set project in the environment's "
+                     f"table or {PROJECT_ENV}); the stacks name {PLACEHOLDER_PROJECT!r}")
+    if images:
+        parts.append(f"no image for {', '.join(images)} (set image or {IMAGE_ENV}); the "
+                     "stacks run Google's hello sample")
+    if not parts:
+        return None
+    return "warning: " + "; ".join(parts) + ". Synth works; set them before deploy."

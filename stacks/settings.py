@@ -2,12 +2,15 @@
 
 Constructs never see an environment's name: a stack turns one
 :class:`EnvironmentSettings` into construct keywords, and that is all that differs
-between dev and prod.
+between dev and prod. An environment's table holds its target (``project``, ``region``,
+``image``; the environment variables are the fallback), the pattern's own settings, and
+two sub-tables, ``[<env>.service]`` and ``[<env>.queue]``, which are
+:class:`~constructs_lib.ServiceOptions` and :class:`~constructs_lib.QueueOptions` keyword
+for keyword.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
@@ -15,86 +18,101 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from constructs_lib import defaults
-from constructs_lib.validation import ConfigurationError, check_string
+from constructs_lib import QueueOptions, ServiceOptions, defaults
+from constructs_lib.validation import (
+    LOCATION,
+    LOCATION_TEXT,
+    PROJECT_ID,
+    PROJECT_ID_TEXT,
+    QUEUE_ID,
+    QUEUE_ID_TEXT,
+    ConfigurationError,
+    check_bool,
+    check_members,
+    check_non_empty,
+    check_number,
+    check_string,
+)
 
 ENVIRONMENTS_FILE = Path(__file__).with_name("environments.toml")
 ENVIRONMENTS_FILE_ENV = "TASKS_ENVIRONMENTS_FILE"  # another environments file, e.g. per team
 STACK_NAME = r"[a-z][a-z0-9-]{0,30}"
+STACK_NAME_TEXT = ("a stack name: a lowercase letter, then up to 30 lowercase letters, "
+                   "digits or hyphens")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentSettings:
     """What one environment's stack deploys. Unset fields take the library defaults."""
 
     name: str
     service_name: str
     queue_name: str | None = None
-    deletion_protection: bool = defaults.DELETION_PROTECTION
-    min_instance_count: int = defaults.MIN_INSTANCE_COUNT
-    max_instance_count: int = defaults.MAX_INSTANCE_COUNT
-    max_concurrency: int = defaults.MAX_CONCURRENCY
-    timeout_seconds: int = defaults.TIMEOUT_SECONDS
+    project: str | None = None
+    """This environment's project. Default: ``$GOOGLE_CLOUD_PROJECT``."""
+    region: str | None = None
+    """Default: ``$GOOGLE_CLOUD_REGION``, else us-central1."""
+    image: str | None = None
+    """Default: ``$WORKER_IMAGE``, else the placeholder (refused where deletion protection
+    is on, unless ``allow_placeholder_image``)."""
+    allow_placeholder_image: bool = False
     dispatch_deadline_seconds: int = defaults.DISPATCH_DEADLINE_SECONDS
-    max_dispatches_per_second: float = defaults.MAX_DISPATCHES_PER_SECOND
-    max_concurrent_dispatches: int = defaults.MAX_CONCURRENT_DISPATCHES
-    max_attempts: int = defaults.MAX_ATTEMPTS
-    min_backoff_seconds: float = defaults.MIN_BACKOFF_SECONDS
-    max_backoff_seconds: float = defaults.MAX_BACKOFF_SECONDS
-    max_doublings: int = defaults.MAX_DOUBLINGS
-    max_retry_duration_seconds: float = defaults.MAX_RETRY_DURATION_SECONDS
-    log_sampling_ratio: float = defaults.LOG_SAMPLING_RATIO
-    queue_name_suffix: bool = defaults.QUEUE_NAME_SUFFIX
-    cpu: str = defaults.CPU
-    memory: str = defaults.MEMORY
     enqueuers: tuple[str, ...] = ()
-    labels: Mapping[str, str] = field(default_factory=dict)
+    service: ServiceOptions = field(default_factory=ServiceOptions)
+    queue: QueueOptions = field(default_factory=QueueOptions)
 
-    def service_options(self) -> dict[str, Any]:
-        """Keywords for :class:`constructs_lib.WorkerService` (through the pattern)."""
-        return {**self._pick(SERVICE_KEYS), "labels": dict(self.labels)}
+    def __post_init__(self) -> None:
+        where = f"[{self.name}]"
+        check_string(f"{where} service_name", self.service_name, pattern=r".+",
+                     allowed="a service name")
+        if self.queue_name is not None:
+            check_string(f"{where} queue_name", self.queue_name, pattern=QUEUE_ID,
+                         allowed=QUEUE_ID_TEXT)
+        if self.project is not None:
+            check_string(f"{where} project", self.project, pattern=PROJECT_ID,
+                         allowed=PROJECT_ID_TEXT)
+        if self.region is not None:
+            check_string(f"{where} region", self.region, pattern=LOCATION,
+                         allowed=LOCATION_TEXT)
+        if self.image is not None:
+            check_non_empty(f"{where} image", self.image)
+        check_bool(f"{where} allow_placeholder_image", self.allow_placeholder_image)
+        check_number(f"{where} dispatch_deadline_seconds", self.dispatch_deadline_seconds,
+                     minimum=15, maximum=1800, integer=True)
+        check_members(f"{where} enqueuers", self.enqueuers)
 
-    def queue_options(self) -> dict[str, Any]:
-        """Keywords for :class:`constructs_lib.TaskQueue` (through the pattern)."""
-        return {**self._pick(QUEUE_KEYS), "name_suffix": self.queue_name_suffix}
 
-    def _pick(self, keys: tuple[str, ...]) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in keys}
-
-
-# Which settings go to which construct (the rest: names, deadline, enqueuers, labels).
-SERVICE_KEYS = ("deletion_protection", "min_instance_count", "max_instance_count",
-                "max_concurrency", "timeout_seconds", "cpu", "memory")
-QUEUE_KEYS = ("max_dispatches_per_second", "max_concurrent_dispatches", "max_attempts",
-              "min_backoff_seconds", "max_backoff_seconds", "max_doublings",
-              "max_retry_duration_seconds", "log_sampling_ratio")
+_TOP_LEVEL = ("service_name", "queue_name", "project", "region", "image",
+              "allow_placeholder_image", "dispatch_deadline_seconds", "enqueuers",
+              "service", "queue")
 
 
 def parse_environments(data: Mapping[str, Any]) -> dict[str, EnvironmentSettings]:
     """Turn the parsed TOML into settings; unknown keys are errors, not silently ignored."""
     if not data:
         raise ConfigurationError("environments", "at least one [environment] table", data)
-    known = {f.name for f in dataclasses.fields(EnvironmentSettings)} - {"name"}
     environments = {}
     for env_name, table in data.items():
-        check_string("environment name", env_name, pattern=STACK_NAME,
-                     allowed="a stack name: a lowercase letter, then up to 30 lowercase "
-                             "letters, digits or hyphens")
+        check_string("environment name", env_name, pattern=STACK_NAME, allowed=STACK_NAME_TEXT)
         if not isinstance(table, Mapping):
             raise ConfigurationError(f"[{env_name}]", "a table of settings", table)
         for key in table:
-            if key not in known:
-                raise ConfigurationError(f"[{env_name}] key", "one of " + ", ".join(sorted(known)),
-                                         key)
-        values = dict(table)
-        if "enqueuers" in values:
-            members = values["enqueuers"]
-            if isinstance(members, str) or not isinstance(members, list):
-                raise ConfigurationError(f"[{env_name}] enqueuers", "a list of IAM members",
-                                         members)
-            values["enqueuers"] = tuple(members)
-        if "service_name" not in values:
+            if key not in _TOP_LEVEL:
+                raise ConfigurationError(f"[{env_name}] key", "one of " + ", ".join(_TOP_LEVEL)
+                                         + f" (service settings go in [{env_name}.service], "
+                                         f"queue settings in [{env_name}.queue])", key)
+        if "service_name" not in table:
             raise ConfigurationError(f"[{env_name}] service_name", "set", None)
+        values = dict(table)
+        members = values.get("enqueuers", [])
+        if isinstance(members, str) or not isinstance(members, list):
+            raise ConfigurationError(f"[{env_name}] enqueuers", "a list of IAM members",
+                                     members)
+        values["enqueuers"] = tuple(members)
+        values["service"] = ServiceOptions.from_mapping(values.get("service", {}),
+                                                        where=f"[{env_name}.service]")
+        values["queue"] = QueueOptions.from_mapping(values.get("queue", {}),
+                                                    where=f"[{env_name}.queue]")
         environments[env_name] = EnvironmentSettings(name=env_name, **values)
     return environments
 

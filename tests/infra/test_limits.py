@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from constructs_lib import CloudTasksToCloudRun, InvokerServiceAccount
+from constructs_lib import (
+    CloudTasksToCloudRun,
+    InvokerServiceAccount,
+    QueueOptions,
+    SecretEnv,
+    ServiceOptions,
+    StartupProbe,
+)
 from constructs_lib.limits import LIMITS, markdown
 from tests.infra.conftest import PROJECT
 from tests.infra.tfjson import synth
@@ -35,8 +42,10 @@ def everything_the_library_writes(stack) -> set[tuple[str, str]]:
     pattern = CloudTasksToCloudRun(
         stack, "tasks", project=PROJECT, name="orders", queue_level_routing=True,
         enqueuers=["group:ops@example.com"],
-        service_options={"labels": {"team": "x"}, "env": {"MODE": "fast"}},
-        queue_options={"name_suffix": True})
+        service=ServiceOptions(labels={"team": "x"}, env={"MODE": "fast"},
+                               secret_env={"TOKEN": SecretEnv(secret="api-token")},
+                               startup_probe=StartupProbe(), image_managed_externally=True),
+        queue=QueueOptions(name_suffix=True))
     pattern.service.grant_invoke("user:a@example.com")
     InvokerServiceAccount(stack, "other", account_id="other-invoker", project=PROJECT,
                           description="signs tokens")

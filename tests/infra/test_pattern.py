@@ -2,7 +2,7 @@
 
 import pytest
 
-from constructs_lib import CloudTasksToCloudRun
+from constructs_lib import CloudTasksToCloudRun, QueueOptions, ServiceOptions
 from tests.infra.conftest import PROJECT
 from tests.infra.tfjson import one, resolve, resources, synth
 
@@ -74,8 +74,8 @@ def test_enqueuers_get_enqueue_and_act_as(stack):
 def test_options_reach_the_children(stack):
     build(stack, location="europe-west1", queue_name="orders-q",
           dispatch_deadline_seconds=900, audience="https://orders.example.com",
-          service_options={"timeout_seconds": 900, "env": {"MODE": "fast"}},
-          queue_options={"max_attempts": 3, "location": "europe-west1"})
+          service=ServiceOptions(timeout_seconds=900, env={"MODE": "fast"}),
+          queue=QueueOptions(max_attempts=3))
     tf = synth(stack)
     service = one(tf, "google_cloud_run_v2_service")
     queue = one(tf, "google_cloud_tasks_queue")
@@ -141,4 +141,4 @@ def test_several_patterns_declare_each_api_once(stack):
 @pytest.mark.parametrize("key", ["WORKER_AUDIENCE", "WORKER_INVOKER_EMAIL"])
 def test_managed_env_cannot_be_overridden(stack, key):
     with pytest.raises(ValueError, match=key):
-        build(stack, service_options={"env": {key: "x"}})
+        build(stack, service=ServiceOptions(env={key: "x"}))

@@ -16,7 +16,7 @@ from typing import Any
 import cdktf
 import pytest
 
-from constructs_lib import CloudTasksToCloudRun
+from constructs_lib import CloudTasksToCloudRun, QueueOptions, ServiceOptions
 from tests.infra.conftest import PROJECT
 
 A = "serviceAccount:a@example-project.iam.gserviceaccount.com"
@@ -45,7 +45,8 @@ def synthesized(config: Config) -> dict[str, dict[str, Any]]:
     GoogleProvider(stack, "google", project=PROJECT, region="us-central1")
     pattern = CloudTasksToCloudRun(
         stack, "tasks", project=PROJECT, name="orders", enqueuers=list(config.enqueuers),
-        queue_options=config.queue_options, service_options=config.service_options)
+        queue=QueueOptions(**config.queue_options),
+        service=ServiceOptions(**config.service_options))
     for member in config.invokers:
         pattern.service.grant_invoke(member)
     if config.second_pattern:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from constructs_lib import QueueRouting, TaskQueue
+from constructs_lib import QueueOptions, QueueRouting, TaskQueue
 from tests.infra.tfjson import one, resolve, resources, synth
 
 
@@ -21,10 +21,10 @@ def test_defaults_are_explicit(stack):
 
 
 def test_settings_reach_the_queue(stack):
-    TaskQueue(stack, "queue", name="Jobs-2", location="europe-west1",
-              max_dispatches_per_second=0.5, max_concurrent_dispatches=5000, max_attempts=-1,
-              min_backoff_seconds=0.1, max_backoff_seconds=3600,
-              max_doublings=1, max_retry_duration_seconds=86400, log_sampling_ratio=0.25)
+    TaskQueue(stack, "queue", name="Jobs-2", location="europe-west1", options=QueueOptions(
+        max_dispatches_per_second=0.5, max_concurrent_dispatches=5000, max_attempts=-1,
+        min_backoff_seconds=0.1, max_backoff_seconds=3600,
+        max_doublings=1, max_retry_duration_seconds=86400, log_sampling_ratio=0.25))
     queue = one(synth(stack), "google_cloud_tasks_queue")
     assert queue["rate_limits"] == {"max_dispatches_per_second": 0.5,
                                     "max_concurrent_dispatches": 5000}
@@ -37,13 +37,14 @@ def test_settings_reach_the_queue(stack):
 def test_no_logging_is_no_logging_block(stack):
     """The provider drops a 0 ratio and the API returns no block: writing one would show a
     change on every plan; leaving it out means "no logs" (queue.proto)."""
-    TaskQueue(stack, "queue", name="jobs", log_sampling_ratio=0)
+    TaskQueue(stack, "queue", name="jobs", options=QueueOptions(log_sampling_ratio=0))
     assert "stackdriver_logging_config" not in one(synth(stack), "google_cloud_tasks_queue")
 
 
 def test_no_retry_limit_is_written_exactly_as_0s(stack):
     """The provider only matches the API's omitted max_retry_duration against "0s"."""
-    TaskQueue(stack, "queue", name="jobs", max_retry_duration_seconds=0.0)
+    TaskQueue(stack, "queue", name="jobs",
+              options=QueueOptions(max_retry_duration_seconds=0.0))
     queue = one(synth(stack), "google_cloud_tasks_queue")
     assert queue["retry_config"]["max_retry_duration"] == "0s"
 
@@ -90,14 +91,15 @@ def test_routing_host_must_be_bare(stack, host):
 @pytest.mark.parametrize(("seconds", "duration"), [
     (1000000.5, "1000000.5s"), (1e-7, "0.0000001s"), (0.1, "0.1s"), (86400, "86400s")])
 def test_durations_are_protobuf_durations_never_exponents(stack, seconds, duration):
-    TaskQueue(stack, "queue", name="jobs", min_backoff_seconds=1e-9, max_backoff_seconds=seconds)
+    TaskQueue(stack, "queue", name="jobs", options=QueueOptions(
+        min_backoff_seconds=1e-9, max_backoff_seconds=seconds))
     assert one(synth(stack), "google_cloud_tasks_queue")["retry_config"]["max_backoff"] == duration
 
 
 def test_name_suffix_makes_the_name_new_after_each_destroy(stack):
     from constructs_lib import TaskQueue
 
-    queue = TaskQueue(stack, "q", name="orders", name_suffix=True)
+    queue = TaskQueue(stack, "q", name="orders", options=QueueOptions(name_suffix=True))
     tf = synth(stack)
     suffix = one(tf, "random_id")
     assert (suffix["prefix"], suffix["byte_length"], suffix["keepers"]) == (
@@ -110,6 +112,6 @@ def test_name_suffix_makes_the_name_new_after_each_destroy(stack):
 def test_name_suffix_leaves_room_for_itself(stack):
     from constructs_lib import TaskQueue
 
-    TaskQueue(stack, "ok", name="a" * 93, name_suffix=True)
+    TaskQueue(stack, "ok", name="a" * 93, options=QueueOptions(name_suffix=True))
     with pytest.raises(ValueError, match="name must be 1 to 93 characters"):
-        TaskQueue(stack, "long", name="a" * 94, name_suffix=True)
+        TaskQueue(stack, "long", name="a" * 94, options=QueueOptions(name_suffix=True))

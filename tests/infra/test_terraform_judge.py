@@ -12,7 +12,9 @@ import pytest
 from constructs_lib import (
     CloudTasksToCloudRun,
     InvokerServiceAccount,
+    QueueOptions,
     QueueRouting,
+    ServiceOptions,
     TaskQueue,
     WorkerService,
 )
@@ -45,9 +47,9 @@ def several_patterns_routing_and_enqueuers():
                          enqueuers=[CI, OPS], queue_level_routing=True)
     second = CloudTasksToCloudRun(stack, "invoices", project=PROJECT, name="invoices",
                                   location="europe-west1", enqueuers=[OPS],
-                                  queue_options={"name_suffix": True})
+                                  queue=QueueOptions(name_suffix=True))
     CloudTasksToCloudRun(stack, "exports", project=PROJECT, name="exports",
-                         queue_options={"name_suffix": True})  # one random provider
+                         queue=QueueOptions(name_suffix=True))  # one random provider
     second.grant_enqueue("user:alice@example.com")
     cdktf.TerraformOutput(stack, "invoices_queue", value=second.queue_path)
     return stack
@@ -80,7 +82,7 @@ def building_blocks_alone():
     invoker = InvokerServiceAccount(stack, "invoker", account_id="blocks-invoker",
                                     project=PROJECT)
     service = WorkerService(stack, "worker", name="blocks", project=PROJECT,
-                            deletion_protection=False)
+                            options=ServiceOptions(deletion_protection=False))
     service.grant_invoke(invoker.member)
     queue = TaskQueue(stack, "queue", name="blocks", project=PROJECT, routing=QueueRouting(
         host=cdktf.Fn.trimprefix(service.uri, "https://"),

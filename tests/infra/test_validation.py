@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from constructs_lib import TaskQueue
+from constructs_lib import QueueOptions, ServiceOptions, TaskQueue
 from reliability.infra_inputs import INVALID, VALID, case_id, run_invalid, run_valid
 
 
 def test_the_tables_cover_every_target():
     assert len(INVALID) >= 40
     assert {target for target, _, _ in INVALID} == {
-        "service", "queue", "invoker", "pattern", "grant", "environment", "deploy"}
+        "service", "queue", "invoker", "import", "pattern", "grant", "environment", "deploy"}
 
 
 @pytest.mark.parametrize(("target", "kwargs", "parameter"), INVALID,
@@ -34,13 +34,12 @@ def test_boundary_values_are_accepted(tmp_path, target, kwargs):
 def test_message_names_parameter_allowed_range_and_value(stack):
     with pytest.raises(ValueError, match=r"^max_attempts must be -1 or a whole number between "
                                          r"1 and 2147483647, but 0 was given$"):
-        TaskQueue(stack, "q", name="jobs", max_attempts=0)
+        QueueOptions(max_attempts=0)
 
 
 def test_message_quotes_choices_and_marks_empty_strings(stack):
     with pytest.raises(ValueError, match=r"^cpu must be one of '1', '2', '4', '6', '8', but 1 "
                                          r"was given$"):
-        from constructs_lib import WorkerService
-        WorkerService(stack, "w", name="w1", cpu=1)
+        ServiceOptions(cpu=1)
     with pytest.raises(ValueError, match=r"but '' \(empty\) was given$"):
         TaskQueue(stack, "q", name="")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from constructs_lib import WorkerService
+from constructs_lib import InvokerServiceAccount, ServiceOptions, WorkerService
 from tests.infra.tfjson import one, resources, synth
 
 
@@ -24,9 +24,11 @@ def test_private_by_default_with_dedicated_runtime_account(stack):
 def test_settings_reach_the_template(stack):
     WorkerService(
         stack, "worker", name="w1", location="europe-west1", image="img:1",
-        timeout_seconds=900, min_instance_count=1, max_instance_count=7, max_concurrency=4,
-        cpu="2", memory="2Gi", env={"B": "2", "A": "1"}, labels={"team": "data"},
-        deletion_protection=False, ingress="INGRESS_TRAFFIC_ALL", container_port=9000,
+        options=ServiceOptions(
+            timeout_seconds=900, min_instance_count=1, max_instance_count=7,
+            max_concurrency=4, cpu="2", memory="2Gi", env={"B": "2", "A": "1"},
+            labels={"team": "data"}, deletion_protection=False, ingress="INGRESS_TRAFFIC_ALL",
+            container_port=9000),
     )
     service = one(synth(stack), "google_cloud_run_v2_service")
     template = service["template"]
@@ -45,8 +47,9 @@ def test_settings_reach_the_template(stack):
 
 
 def test_given_account_is_used_and_none_is_created(stack):
-    WorkerService(stack, "worker", name="w1",
-                  service_account_email="runner@example-project.iam.gserviceaccount.com")
+    runner = InvokerServiceAccount.from_email(
+        stack, "runner", email="runner@example-project.iam.gserviceaccount.com")
+    WorkerService(stack, "worker", name="w1", service_account=runner)
     tf = synth(stack)
     assert resources(tf, "google_service_account") == []
     assert one(tf, "google_cloud_run_v2_service")["template"]["service_account"] == (
@@ -91,7 +94,7 @@ def test_grant_invoke_refuses_public_members(stack, member):
 
 
 def test_timeout_is_whole_seconds_as_the_api_returns_it(stack):
-    WorkerService(stack, "w", name="w1", timeout_seconds=600.0)
+    WorkerService(stack, "w", name="w1", options=ServiceOptions(timeout_seconds=600.0))
     assert one(synth(stack), "google_cloud_run_v2_service")["template"]["timeout"] == "600s"
 
 

@@ -44,6 +44,7 @@ def synth(tmp_path: Path, cache: Path, name: str) -> tuple[dict[str, int], dict[
     workdir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NODE_", "CDKTF_NODE_"))}
     env.update(PYTHONPATH=str(ROOT), GOOGLE_CLOUD_PROJECT="acme-tasks-1",
+               WORKER_IMAGE="us-docker.pkg.dev/acme-tasks-1/apps/worker:1.0.0",
                CDKTF_NODE_CODE_CACHE_DIR=str(cache), CDKTF_NODE_CODE_CACHE_DEBUG="1")
     result = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=workdir, env=env,
                             capture_output=True, text=True, timeout=300, check=False)

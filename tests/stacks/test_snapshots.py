@@ -11,7 +11,8 @@ from stacks import DeploySettings, TasksStack, load_environments
 
 ENVIRONMENTS = load_environments()
 # Fixed inputs: the snapshot must not depend on the machine's environment variables.
-DEPLOY = DeploySettings(project="example-project", region="us-central1")
+DEPLOY = DeploySettings(project="example-project", region="us-central1",
+                        image="us-docker.pkg.dev/example-project/apps/worker:1.0.0")
 
 
 @pytest.fixture

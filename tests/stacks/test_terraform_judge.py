@@ -3,6 +3,7 @@ per environment in the environments file, local and GCS backends)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,11 @@ from tests.terraform import judge
 
 ENVIRONMENTS = sorted(load_environments())
 DEPLOYS = {
-    "local-backend": DeploySettings(project="example-project"),
+    "local-backend": DeploySettings(project="example-project", image="example.com/worker:1"),
+    "placeholders": DeploySettings(),
     "gcs-backend-and-enqueuers": DeploySettings(
         project="example-project", region="europe-west1", state_bucket="acme-tf-state",
+        image="europe-docker.pkg.dev/example-project/apps/worker:1",
         extra_enqueuers=("serviceAccount:ci@example-project.iam.gserviceaccount.com",)),
 }
 
@@ -22,7 +25,7 @@ DEPLOYS = {
 @pytest.fixture(scope="module", params=sorted(DEPLOYS))
 def synthesized(request, tmp_path_factory) -> Path:
     outdir = tmp_path_factory.mktemp(request.param)
-    build_app(deploy=DEPLOYS[request.param], outdir=str(outdir)).synth()
+    build_app(deploy=DEPLOYS[request.param], outdir=str(outdir), notices=io.StringIO()).synth()
     return outdir
 
 

@@ -1,0 +1,318 @@
+"""Typed, frozen option objects: how the worker service runs and how the queue dispatches.
+
+Each setting is declared once, here, with its default from :mod:`constructs_lib.defaults`,
+and checked once, when the object is made: ``ServiceOptions(memory="64Mi")`` fails at that
+line. The constructs, the pattern and the environment settings (``[dev.service]`` and
+``[dev.queue]`` tables) all take these objects. :meth:`ServiceOptions.from_mapping` builds
+one from a table, naming errors as the table's keys (``[dev.service] memory ...``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from . import defaults, limits
+from .validation import (
+    ENV_NAME,
+    ENV_NAME_TEXT,
+    INT32_MAX,
+    ConfigurationError,
+    check_bool,
+    check_choice,
+    check_labels,
+    check_non_empty,
+    check_number,
+    check_string,
+    check_string_map,
+    check_utf8_bytes,
+    is_token,
+)
+
+INGRESS_SETTINGS = (
+    "INGRESS_TRAFFIC_INTERNAL_ONLY",
+    "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
+    "INGRESS_TRAFFIC_ALL",
+)
+# Whole CPUs and the memory each allows, in MiB (cloud.google.com/run/docs/configuring/
+# services/cpu). Fractional CPU is left out: it forces concurrency 1 and gen1.
+CPU_MEMORY_MIB = {"1": (128, 4096), "2": (128, 8192), "4": (2048, 16384),
+                  "6": (4096, 24576), "8": (4096, 32768)}
+CPU_VALUES = tuple(CPU_MEMORY_MIB)
+MEMORY_PATTERN = r"[1-9][0-9]*(Mi|Gi)"
+MEMORY_TEXT = "a quantity in Mi or Gi such as 512Mi or 2Gi"
+MAX_DURATION_SECONDS = 315_576_000_000  # the largest protobuf Duration (10,000 years)
+SECRET_ID = r"(projects/[^/\s]+/secrets/)?[A-Za-z0-9_-]{1,255}"
+SECRET_ID_TEXT = ("a Secret Manager secret id (letters, digits, _ and -, up to 255) or "
+                  "projects/PROJECT/secrets/ID")
+SECRET_VERSION = r"latest|[1-9][0-9]*"
+
+_Options = TypeVar("_Options", bound="_FromMapping")
+
+
+class _FromMapping:
+    """Build an options object from a table (TOML, JSON), naming errors as its keys."""
+
+    @classmethod
+    def from_mapping(cls: type[_Options], table: Mapping[str, Any], *,
+                     where: str = "") -> _Options:
+        prefix = f"{where} " if where else ""
+        if not isinstance(table, Mapping):
+            raise ConfigurationError(where or cls.__name__, "a table of settings", table)
+        known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        for key in table:
+            if key not in known:
+                raise ConfigurationError(f"{prefix}key", "one of " + ", ".join(known), key)
+        try:
+            return cls(**cls._convert(dict(table)))
+        except ConfigurationError as error:
+            raise error.within(prefix) from None
+
+    @classmethod
+    def _convert(cls, table: dict[str, Any]) -> dict[str, Any]:
+        return table
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretEnv(_FromMapping):
+    """An environment variable read from a Secret Manager secret version."""
+
+    secret: str
+    """Secret id in the service's project, or ``projects/P/secrets/ID``."""
+    version: str = "latest"
+    """``latest`` or a version number. Default: ``latest``."""
+
+    def __post_init__(self) -> None:
+        check_string("secret", self.secret, pattern=SECRET_ID, allowed=SECRET_ID_TEXT)
+        check_string("version", self.version, pattern=SECRET_VERSION,
+                     allowed="latest or a version number")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartupProbe(_FromMapping):
+    """An HTTP startup probe: Cloud Run sends traffic only once ``path`` answers 2xx.
+    Every field is written (the provider fills unset ones with its own defaults)."""
+
+    path: str = defaults.STARTUP_PROBE_PATH
+    """Path probed on the container port. Default: ``/healthz`` (the sample worker's)."""
+    initial_delay_seconds: int = defaults.STARTUP_PROBE_INITIAL_DELAY_SECONDS
+    """Wait before the first probe, 0 to 240. Default: 0."""
+    period_seconds: int = defaults.STARTUP_PROBE_PERIOD_SECONDS
+    """Between probes, 1 to 240. Default: 10."""
+    timeout_seconds: int = defaults.STARTUP_PROBE_TIMEOUT_SECONDS
+    """Per probe, 1 to 240 and below period_seconds. Default: 1."""
+    failure_threshold: int = defaults.STARTUP_PROBE_FAILURE_THRESHOLD
+    """Failures before the instance is restarted, at least 1. Default: 3."""
+
+    def __post_init__(self) -> None:
+        check_string("path", self.path, pattern=r"/[^\s?#]*",
+                     allowed="an absolute path starting with /")
+        check_number("initial_delay_seconds", self.initial_delay_seconds, minimum=0,
+                      maximum=240, integer=True)
+        check_number("period_seconds", self.period_seconds, minimum=1, maximum=240,
+                     integer=True)
+        check_number("timeout_seconds", self.timeout_seconds, minimum=1, maximum=240,
+                     integer=True)
+        check_number("failure_threshold", self.failure_threshold, minimum=1,
+                     maximum=INT32_MAX, integer=True)
+        if (not is_token(self.timeout_seconds) and not is_token(self.period_seconds)
+                and self.timeout_seconds >= self.period_seconds):
+            raise ConfigurationError("timeout_seconds",
+                                     f"below period_seconds ({self.period_seconds})",
+                                     self.timeout_seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceOptions(_FromMapping):
+    """How the worker service runs (everything but its name, place, image and identity)."""
+
+    timeout_seconds: int = defaults.TIMEOUT_SECONDS
+    """Request timeout, 1 to 3600 whole seconds. Default: 600."""
+    min_instance_count: int = defaults.MIN_INSTANCE_COUNT
+    """Instances kept warm. Default: 0."""
+    max_instance_count: int = defaults.MAX_INSTANCE_COUNT
+    """Upper bound on instances (the real ceiling is your quota). Default: 10."""
+    max_concurrency: int = defaults.MAX_CONCURRENCY
+    """Requests per instance, 1 to 1000. Default: 80."""
+    cpu: str = defaults.CPU
+    """CPU limit: 1, 2, 4, 6 or 8. Default: ``"1"``."""
+    memory: str = defaults.MEMORY
+    """Memory limit in Mi or Gi, within the CPU's range. Default: ``"512Mi"``."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Plain environment variables. Default: none."""
+    secret_env: Mapping[str, SecretEnv] = field(default_factory=dict)
+    """Environment variables from Secret Manager; the runtime account gets
+    ``roles/secretmanager.secretAccessor`` on those secrets only. Default: none."""
+    ingress: str = defaults.INGRESS
+    """Who may reach the URL. Default: ``INGRESS_TRAFFIC_INTERNAL_ONLY`` (Cloud Tasks in
+    the same project still reaches the run.app URL)."""
+    deletion_protection: bool = defaults.DELETION_PROTECTION
+    """Block ``terraform destroy``; always written. Default: True."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Resource labels (at most 63). Default: none."""
+    container_port: int = defaults.CONTAINER_PORT
+    """Port the container listens on ($PORT). Default: 8080."""
+    startup_probe: StartupProbe | None = None
+    """HTTP startup probe. Default: none (Cloud Run's TCP check), for images that do not
+    serve a health path."""
+    image_managed_externally: bool = defaults.IMAGE_MANAGED_EXTERNALLY
+    """Leave the image (and the client fields gcloud sets) to a deploy pipeline: Terraform
+    creates the service with ``image`` and ignores later changes to it, so ``cdktf deploy``
+    never rolls back what CI deployed. Default: False."""
+
+    def __post_init__(self) -> None:
+        # Frozen copies: a caller's dict changed later cannot change what was checked.
+        for name in ("env", "secret_env", "labels"):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, name, MappingProxyType(dict(value)))
+        check_number("timeout_seconds", self.timeout_seconds, minimum=1, maximum=3600,
+                     integer=True)
+        # No ceiling of our own: Cloud Run's real one is the project's quota.
+        check_number("min_instance_count", self.min_instance_count, minimum=0,
+                     maximum=INT32_MAX, integer=True)
+        check_number("max_instance_count", self.max_instance_count, minimum=1,
+                     maximum=INT32_MAX, integer=True)
+        if (not is_token(self.min_instance_count) and not is_token(self.max_instance_count)
+                and self.min_instance_count > self.max_instance_count):
+            raise ConfigurationError("min_instance_count",
+                                     f"at most max_instance_count ({self.max_instance_count})",
+                                     self.min_instance_count)
+        check_number("max_concurrency", self.max_concurrency, minimum=1, maximum=1000,
+                     integer=True)
+        check_choice("cpu", self.cpu, CPU_VALUES)
+        check_string("memory", self.memory, pattern=MEMORY_PATTERN, allowed=MEMORY_TEXT)
+        if not is_token(self.memory) and not is_token(self.cpu):
+            mebibytes = int(self.memory[:-2]) * (1024 if self.memory.endswith("Gi") else 1)
+            low, high = CPU_MEMORY_MIB[self.cpu]
+            if not low <= mebibytes <= high:
+                raise ConfigurationError(
+                    "memory", f"between {low}Mi and {high}Mi with cpu {self.cpu!r}",
+                    self.memory)
+        check_string_map("env", self.env, key_pattern=ENV_NAME, key_allowed=ENV_NAME_TEXT)
+        _check_secret_env(self.secret_env)
+        _check_env_limits({**self.env, **dict.fromkeys(self.secret_env, "")})
+        for key in self.secret_env:
+            if key in self.env:
+                raise ConfigurationError(f"secret_env[{key!r}]",
+                                         "a name not also set in env", key)
+        check_choice("ingress", self.ingress, INGRESS_SETTINGS)
+        check_bool("deletion_protection", self.deletion_protection)
+        check_labels("labels", self.labels, max_count=limits.MAX_LABELS,
+                     max_chars=limits.LABEL_MAX_CHARS)
+        check_number("container_port", self.container_port, minimum=1, maximum=65535,
+                     integer=True)
+        if self.startup_probe is not None and not isinstance(self.startup_probe, StartupProbe):
+            raise ConfigurationError("startup_probe", "a StartupProbe or None",
+                                     self.startup_probe)
+        check_bool("image_managed_externally", self.image_managed_externally)
+
+    @classmethod
+    def _convert(cls, table: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(table.get("secret_env"), Mapping):
+            table["secret_env"] = {
+                key: SecretEnv.from_mapping(value, where=f"secret_env[{key!r}]")
+                if isinstance(value, Mapping) else value
+                for key, value in table["secret_env"].items()}
+        if isinstance(table.get("startup_probe"), Mapping):
+            table["startup_probe"] = StartupProbe.from_mapping(table["startup_probe"],
+                                                               where="startup_probe")
+        return table
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueOptions(_FromMapping):
+    """How the queue dispatches and retries (everything but its name and place)."""
+
+    max_dispatches_per_second: float = defaults.MAX_DISPATCHES_PER_SECOND
+    """Dispatch rate, greater than 0 and at most 500. Default: 100."""
+    max_concurrent_dispatches: int = defaults.MAX_CONCURRENT_DISPATCHES
+    """Tasks in flight, 1 to 5000. Default: 50."""
+    max_attempts: int = defaults.MAX_ATTEMPTS
+    """Attempts per task: -1 for unlimited, or at least 1. Default: 10."""
+    min_backoff_seconds: float = defaults.MIN_BACKOFF_SECONDS
+    """First retry delay, greater than 0 (a zero reads as unset). Default: 1."""
+    max_backoff_seconds: float = defaults.MAX_BACKOFF_SECONDS
+    """Longest retry delay, at least min_backoff_seconds. Default: 300."""
+    max_doublings: int = defaults.MAX_DOUBLINGS
+    """Times the delay doubles before growing linearly, at least 1 (the provider cannot
+    send 0). Default: 5."""
+    max_retry_duration_seconds: float = defaults.MAX_RETRY_DURATION_SECONDS
+    """Give up after this long; 0 means no limit. Default: 0."""
+    log_sampling_ratio: float = defaults.LOG_SAMPLING_RATIO
+    """Fraction of attempts logged, 0.0 to 1.0 (0: no logging block). Default: 1.0."""
+    name_suffix: bool = defaults.QUEUE_NAME_SUFFIX
+    """Append a random suffix kept in state (``<name>-<6 hex>``), so the queue can be
+    destroyed and created again at once (a deleted name is blocked for up to 7 days).
+    Default: False."""
+
+    def __post_init__(self) -> None:
+        check_number("max_dispatches_per_second", self.max_dispatches_per_second, minimum=0,
+                     min_exclusive=True, maximum=500)
+        check_number("max_concurrent_dispatches", self.max_concurrent_dispatches, minimum=1,
+                     maximum=5000, integer=True)
+        check_number("max_attempts", self.max_attempts, minimum=1, maximum=INT32_MAX,
+                     integer=True, extra_allowed=(-1,))
+        # A zero duration reads as unset: the API would apply its own default instead.
+        check_number("min_backoff_seconds", self.min_backoff_seconds, minimum=0,
+                     min_exclusive=True, maximum=MAX_DURATION_SECONDS)
+        check_number("max_backoff_seconds", self.max_backoff_seconds, minimum=0,
+                     min_exclusive=True, maximum=MAX_DURATION_SECONDS)
+        if (not is_token(self.min_backoff_seconds) and not is_token(self.max_backoff_seconds)
+                and self.min_backoff_seconds > self.max_backoff_seconds):
+            raise ConfigurationError(
+                "min_backoff_seconds", f"at most max_backoff_seconds ({self.max_backoff_seconds})",
+                self.min_backoff_seconds)
+        # 0 cannot be expressed: the provider drops it and the API applies its default.
+        check_number("max_doublings", self.max_doublings, minimum=1, maximum=INT32_MAX,
+                     integer=True)
+        check_number("max_retry_duration_seconds", self.max_retry_duration_seconds,
+                     minimum=0, maximum=MAX_DURATION_SECONDS)
+        check_number("log_sampling_ratio", self.log_sampling_ratio, minimum=0, maximum=1)
+        check_bool("name_suffix", self.name_suffix)
+
+
+def _check_secret_env(secret_env: Any) -> None:
+    if not isinstance(secret_env, Mapping):
+        raise ConfigurationError("secret_env", "a mapping of variable names to SecretEnv",
+                                 secret_env)
+    for key, value in secret_env.items():
+        if not isinstance(key, str) or is_token(key) or not _env_name(key):
+            raise ConfigurationError("secret_env key", ENV_NAME_TEXT, key)
+        if not isinstance(value, SecretEnv):
+            raise ConfigurationError(f"secret_env[{key!r}]", "a SecretEnv(secret=...)", value)
+
+
+def _env_name(key: str) -> bool:
+    return re.fullmatch(ENV_NAME, key) is not None
+
+
+def _check_env_limits(env: Mapping[str, str]) -> None:
+    """Cloud Run's own limits on environment variables (see :mod:`constructs_lib.limits`)."""
+    if len(env) > limits.MAX_ENV_VARS:
+        raise ConfigurationError("env", f"at most {limits.MAX_ENV_VARS} variables",
+                                 f"{len(env)} variables")
+    for key, value in env.items():
+        if key in limits.RESERVED_ENV_NAMES:
+            raise ConfigurationError(
+                "env key", "a name Cloud Run does not reserve (it sets "
+                + ", ".join(sorted(limits.RESERVED_ENV_NAMES)) + " itself)", key)
+        if len(key) > limits.ENV_NAME_MAX_CHARS:
+            raise ConfigurationError("env key", f"at most {limits.ENV_NAME_MAX_CHARS} "
+                                     "characters", f"{key[:40]}... ({len(key)} characters)")
+        check_utf8_bytes(f"env[{key!r}]", value, maximum=limits.ENV_VALUE_MAX_BYTES)
+
+
+def check_audiences(audiences: list[str]) -> None:
+    """Custom audiences: non-empty strings, the JSON list within Cloud Run's limit."""
+    for index, audience in enumerate(audiences):
+        check_non_empty(f"custom_audiences[{index}]", audience)
+    if len(json.dumps(audiences)) > limits.CUSTOM_AUDIENCES_MAX_JSON_CHARS:
+        raise ConfigurationError(
+            "custom_audiences", f"a list of at most {limits.CUSTOM_AUDIENCES_MAX_JSON_CHARS} "
+            "characters as JSON", f"{len(audiences)} audiences")

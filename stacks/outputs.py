@@ -1,0 +1,59 @@
+"""The outputs a stack gives the sample app, with static names.
+
+``npx cdktf deploy <stack> --outputs-file outputs.json`` writes them as
+``{"<stack>": {"task_url": ..., ...}}``. A stack with several patterns names each set by a
+prefix (``orders_task_url``) and the enqueuer picks one (``--pattern orders``).
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput, TerraformStack
+
+from constructs_lib import CloudTasksToCloudRun
+from constructs_lib.validation import check_string
+
+OUTPUT_NAMES = (
+    "service_url",
+    "task_url",
+    "audience",
+    "queue_path",
+    "invoker_email",
+    "dispatch_deadline_seconds",
+)
+DESCRIPTIONS = {
+    "service_url": "Cloud Run URL of the worker",
+    "task_url": "where tasks are sent: the service URL and the worker's task path",
+    "audience": "aud claim of the tasks' OIDC tokens",
+    "queue_path": "projects/P/locations/L/queues/Q, for create_task",
+    "invoker_email": "service account whose OIDC token tasks carry",
+    "dispatch_deadline_seconds": "how long Cloud Tasks waits for one attempt",
+}
+PREFIX = r"[a-z][a-z0-9_]*"
+
+
+def pattern_outputs(stack: TerraformStack, pattern: CloudTasksToCloudRun,
+                    prefix: str = "") -> dict[str, TerraformOutput]:
+    """Declare the pattern's outputs in ``stack`` under static ids (``<prefix>_<name>``
+    when a prefix is given); return them by id."""
+    if prefix:
+        check_string("prefix", prefix, pattern=PREFIX,
+                     allowed="a lowercase identifier such as orders")
+    values = {
+        "service_url": pattern.service_url,
+        "task_url": pattern.task_url,
+        "audience": pattern.audience,
+        "queue_path": pattern.queue_path,
+        "invoker_email": pattern.invoker_email,
+        "dispatch_deadline_seconds": pattern.dispatch_deadline_seconds,
+    }
+    outputs = {}
+    for name in OUTPUT_NAMES:
+        output_id = f"{prefix}_{name}" if prefix else name
+        output = TerraformOutput(stack, output_id, value=values[name],
+                                 description=DESCRIPTIONS[name])
+        output.override_logical_id(output_id)
+        outputs[output_id] = output
+    return outputs
+
+
+__all__ = ["OUTPUT_NAMES", "PREFIX", "pattern_outputs"]
