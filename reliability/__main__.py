@@ -100,6 +100,23 @@ def worker_rows() -> list[Row]:
         ".venv/bin/python -m reliability.worker_matrix", matrix.failures)]
 
 
+def token_fuzz_rows(quick: bool) -> list[Row]:
+    from reliability.token_fuzz import DEFAULT_EXAMPLES, QUICK_EXAMPLES, run_fuzz
+
+    result = run_fuzz(QUICK_EXAMPLES if quick else DEFAULT_EXAMPLES)
+    tally = result.tally
+    return [Row(
+        "Token fuzz, worker against google-auth: generated tokens (raw JSON text, odd encodings, "
+        "sizes around the 8,192-character limit) to a worker with its token cache and one "
+        "without, each verdict against `jwt.decode` + the documented checks; every difference "
+        "must fall under the written list (docs/worker.md); no 5xx, cached == uncached",
+        f"{tally.tokens} tokens (seed {result.seed}): {tally.both_accept} accepted and "
+        f"{tally.both_refuse} refused by both; {tally.differences_text()}; "
+        f"{tally.tokens_with_problems} with a problem, {tally.server_errors} 5xx, "
+        f"{result.tracebacks} tracebacks",
+        result.ok, ".venv/bin/python -m reliability.token_fuzz", tally.problems)]
+
+
 def fault_rows(quick: bool) -> list[Row]:
     from reliability.faults import run_enqueue_faults, run_task_faults
 
@@ -136,7 +153,7 @@ def load_rows(quick: bool) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__)
     parser.add_argument("--quick", action="store_true",
-                        help="shorter long runs (200 tasks, 10 s of load)")
+                        help="shorter long runs (200 tasks, 10 s of load, 2,000 tokens)")
     parser.add_argument("--output", type=Path, default=REPORT)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -146,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             ("infrastructure input and policy", infra_rows),
             ("checkov", lambda: checkov_rows(Path(tmp))),
             ("worker matrix", worker_rows),
+            ("token fuzz", lambda: token_fuzz_rows(args.quick)),
             ("faults", lambda: fault_rows(args.quick)),
             ("load", lambda: load_rows(args.quick)),
         ):

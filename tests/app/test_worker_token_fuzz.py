@@ -29,9 +29,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from app.worker import auth
 from app.worker.auth import AuthError, TokenVerifier
 from app.worker.certs import CertCache, CertsUnavailableError, FetchResult
+from app.worker.settings import Settings
 from app.worker.testing import KeyPair, google_claims
+from reliability import token_fuzz
 from reliability.token_fuzz import (
     LOOSER,
     STRICTER,
@@ -64,6 +67,13 @@ def fuzz_target(
     identity = Identity(wk.AUDIENCE, wk.INVOKER, wk.KID, SPARE_KID)
     with FuzzTarget(identity, keys, dict(cert_server.document), cached.url, uncached.url) as target:
         yield target, (cached, uncached)
+
+
+def test_the_fuzz_spec_uses_the_workers_limits():
+    assert token_fuzz.MAX_TOKEN_CHARS == auth.MAX_TOKEN_CHARS
+    assert token_fuzz.MAX_JSON_DEPTH == auth.MAX_JSON_DEPTH
+    assert token_fuzz.CLOCK_SKEW == Settings.model_fields["clock_skew_seconds"].default
+    assert set(token_fuzz.ISSUERS) == auth.ALLOWED_ISSUERS
 
 
 def test_worker_verdicts_match_google_auth_within_the_written_differences(fuzz_target):
