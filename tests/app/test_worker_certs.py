@@ -214,3 +214,58 @@ def test_real_endpoint_over_http(cert_server, wk):
     asyncio.run(scenario())
     assert cert_server.hits == 1
     assert cache.kids == {"test-key-0", wk.KID}
+
+
+def _certificate(public_key, signing_key, name: str) -> str:
+    """A self-signed-style certificate for ``public_key`` (signed by ``signing_key``)."""
+    import datetime
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(public_key).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(signing_key, hashes.SHA256())
+    )  # fmt: skip
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_key_version_follows_the_key_material_not_the_certificate(signing_key, spare_key, wk):
+    from cryptography.hazmat.primitives import serialization
+
+    private = serialization.load_pem_private_key(signing_key.private_pem.encode(), None)
+    endpoint, clock = FakeEndpoint({wk.KID: signing_key.cert_pem}), Clock()
+    cache = make_cache(endpoint, clock)
+
+    async def refresh_to(document: dict) -> int:
+        endpoint.document = document
+        clock.now += 601
+        assert await cache.refresh()
+        return cache.key_version
+
+    async def scenario():
+        first = await refresh_to({wk.KID: signing_key.cert_pem})
+        renewed = _certificate(private.public_key(), private, "the same key, renewed")
+        assert renewed != signing_key.cert_pem
+        assert await refresh_to({wk.KID: renewed}) == first  # same key: cached tokens stay
+        assert await refresh_to({wk.KID: spare_key.cert_pem}) == first + 1  # same kid, new key
+        added = {wk.KID: spare_key.cert_pem, "other": spare_key.cert_pem}
+        assert await refresh_to(added) == first + 2  # a kid added
+
+    asyncio.run(scenario())
+
+
+def test_non_rsa_certificates_are_skipped(signing_key, wk):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ec_pem = _certificate(ec_key.public_key(), ec_key, "an EC key")
+    keys = parse_certs(json.dumps({"ec-key": ec_pem, wk.KID: signing_key.cert_pem}).encode())
+    assert list(keys) == [wk.KID]  # an EC key as an RSA verifier would raise TypeError per token
+    with pytest.raises(ValueError, match="no RSA keys"):
+        parse_certs(json.dumps({"ec-key": ec_pem}).encode())
