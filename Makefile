@@ -10,7 +10,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup synth test demo bench reliability clean terraform
 
-setup: $(VENV)/.installed node_modules/.installed .venv-checkov/.installed
+# The project's venv and the cdktf CLI: what synth, demo and bench need.
+setup: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-emulator.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,7 +32,7 @@ synth: setup
 	npx cdktf synth
 
 ## test: the whole test suite (snapshots, constructs, app, end to end, Terraform's verdict)
-test: setup terraform
+test: setup .venv-checkov/.installed terraform
 	$(PY) -m pytest
 
 # Terraform judges every synthesized stack in the suite: it is required, never skipped.
@@ -50,7 +51,7 @@ bench: setup
 	$(PY) bench/enqueue.py
 
 ## reliability: every reliability/security check, long runs included; writes docs/RELIABILITY.md
-reliability: setup
+reliability: setup .venv-checkov/.installed
 	$(PY) -m reliability
 
 clean:

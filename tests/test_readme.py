@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+import tomllib
 from pathlib import Path
 
+import cdktf
 import pytest
+
+from stacks import DeploySettings, TasksStack, parse_environments
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"<!-- readme-test -->\s*```python\n(.*?)```", re.DOTALL)
@@ -25,3 +30,23 @@ def test_readme_example_runs(index, tmp_path):
     exec(code, {"__name__": f"readme_example_{index}"})  # noqa: S102 - our own docs
     if "app.synth()" in EXAMPLES[index]:
         assert list(tmp_path.glob("stacks/*/cdk.tf.json"))
+
+
+TOML_BLOCK = re.compile(r"<!-- readme-test-toml -->\s*```toml\n(.*?)```", re.DOTALL)
+
+
+def test_readme_environment_table_synthesizes_a_stack_of_its_own_project():
+    (source,) = TOML_BLOCK.findall(README.read_text(encoding="utf-8"))
+    environments = parse_environments(tomllib.loads(source))
+    (name, env), = environments.items()
+    stack = TasksStack(cdktf.Testing.app(), env, DeploySettings(project="another-project"))
+    terraform = json.loads(cdktf.Testing.synth(stack, True))
+    assert terraform["provider"]["google"][0] == {"project": "acme-tasks-staging",
+                                                  "region": "europe-west1"}
+    assert "another-project" not in json.dumps(terraform)
+    grant = next(iter(terraform["resource"]["google_secret_manager_secret_iam_member"].values()))
+    assert (grant["secret_id"], grant["role"]) == ("db-password",
+                                                   "roles/secretmanager.secretAccessor")
+    service = next(iter(terraform["resource"]["google_cloud_run_v2_service"].values()))
+    assert service["template"]["containers"][0]["startup_probe"]["http_get"]["path"] == (
+        "/healthz")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stacks import node_runtime
+from stacks import load_environments, node_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,7 +64,7 @@ def test_second_synth_reuses_compiled_code_and_writes_the_same_stacks(tmp_path):
     second, second_files = synth(tmp_path, cache, "second")
     assert first["misses"] > 1000 and first["errors"] == 0  # the provider's modules
     assert second["hits"] == first["misses"] and second["misses"] == 0
-    assert second_files == first_files and set(first_files) == {"dev", "prod"}
+    assert second_files == first_files and set(first_files) == set(load_environments())
 
 
 def test_damaged_cache_entries_are_rejected_and_rewritten(tmp_path):
@@ -82,4 +82,4 @@ def test_unusable_cache_directory_never_breaks_the_synth(tmp_path):
     blocker.write_text("not a directory")
     counts, files = synth(tmp_path, blocker / "cache", "blocked")
     assert counts == {"hits": 0, "misses": 0, "errors": 0}
-    assert set(files) == {"dev", "prod"}
+    assert set(files) == set(load_environments())
