@@ -142,3 +142,67 @@ def test_several_patterns_declare_each_api_once(stack):
 def test_managed_env_cannot_be_overridden(stack, key):
     with pytest.raises(ValueError, match=key):
         build(stack, service=ServiceOptions(env={key: "x"}))
+
+
+LEGACY = "legacy-invoker@example-project.iam.gserviceaccount.com"
+
+
+def test_an_imported_invoker_is_used_and_granted_without_creating_an_account(stack):
+    from constructs_lib import InvokerServiceAccount
+
+    legacy = InvokerServiceAccount.from_email(stack, "legacy", email=LEGACY)
+    pattern = build(stack, invoker=legacy, enqueuers=[CI])
+    tf = synth(stack)
+    accounts = {a["account_id"] for a in resources(tf, "google_service_account")}
+    assert accounts == {"orders-run"}  # the runtime account only
+    assert one(tf, "google_cloud_run_v2_service_iam_member")["member"] == (
+        f"serviceAccount:{LEGACY}")
+    act_as = one(tf, "google_service_account_iam_member")
+    assert act_as["service_account_id"] == f"projects/example-project/serviceAccounts/{LEGACY}"
+    assert act_as["member"] == CI
+    env = {e["name"]: e.get("value") for e in
+           one(tf, "google_cloud_run_v2_service")["template"]["containers"][0]["env"]}
+    assert env["WORKER_INVOKER_EMAIL"] == LEGACY
+    assert pattern.invoker_email == LEGACY
+
+
+def test_an_invoker_of_another_project_is_refused(stack):
+    from constructs_lib import InvokerServiceAccount
+
+    other = InvokerServiceAccount.from_email(
+        stack, "other", email="invoker@other-project-1.iam.gserviceaccount.com")
+    with pytest.raises(ValueError, match="invoker must be an account of the queue's project"):
+        build(stack, invoker=other)
+
+
+def test_invoker_and_invoker_account_id_are_never_both(stack):
+    from constructs_lib import InvokerServiceAccount
+
+    legacy = InvokerServiceAccount.from_email(stack, "legacy", email=LEGACY)
+    with pytest.raises(ValueError, match="invoker_account_id must be left unset"):
+        build(stack, invoker=legacy, invoker_account_id="legacy-invoker")
+
+
+def test_secrets_are_read_by_the_runtime_account_only_and_their_api_enabled(stack):
+    from constructs_lib import SecretEnv
+
+    pattern = build(stack, service=ServiceOptions(secret_env={
+        "DB": SecretEnv(secret="db-password"), "DB_OLD": SecretEnv(secret="db-password",
+                                                                   version="2"),
+        "PEER": SecretEnv(secret="projects/shared-secrets-1/secrets/peer-key")}))
+    runtime_member = resolve(stack, pattern.service.runtime_account.member)
+    tf = synth(stack)
+    grants = resources(tf, "google_secret_manager_secret_iam_member")
+    assert sorted((g["secret_id"], g.get("project")) for g in grants) == [
+        ("db-password", PROJECT), ("peer-key", "shared-secrets-1")]
+    assert {g["role"] for g in grants} == {"roles/secretmanager.secretAccessor"}
+    assert {g["member"] for g in grants} == {runtime_member}
+    assert "secretmanager.googleapis.com" in {
+        a["service"] for a in resources(tf, "google_project_service")}
+    service = one(tf, "google_cloud_run_v2_service")
+    assert any(d.startswith("google_secret_manager_secret_iam_member.")
+               for d in service["depends_on"])  # the revision reads them at start
+    env = {e["name"]: e for e in service["template"]["containers"][0]["env"]}
+    assert env["DB_OLD"]["value_source"] == {
+        "secret_key_ref": {"secret": "db-password", "version": "2"}}
+    assert "value" not in env["DB"]

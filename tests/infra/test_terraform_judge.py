@@ -14,7 +14,9 @@ from constructs_lib import (
     InvokerServiceAccount,
     QueueOptions,
     QueueRouting,
+    SecretEnv,
     ServiceOptions,
+    StartupProbe,
     TaskQueue,
     WorkerService,
 )
@@ -92,6 +94,17 @@ def building_blocks_alone():
     return stack
 
 
+def secrets_probe_pipeline_image_and_an_imported_invoker():
+    stack = _stack()
+    legacy = InvokerServiceAccount.from_email(
+        stack, "legacy", email="legacy-invoker@example-project.iam.gserviceaccount.com")
+    CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders", invoker=legacy,
+                         enqueuers=[CI], service=ServiceOptions(
+                             secret_env={"DB": SecretEnv(secret="db-password")},
+                             startup_probe=StartupProbe(), image_managed_externally=True))
+    return stack
+
+
 def apis_left_to_the_platform():
     stack = _stack()
     CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders", enable_apis=False)
@@ -100,7 +113,7 @@ def apis_left_to_the_platform():
 
 STACKS = [minimal_pattern, several_patterns_routing_and_enqueuers, gcs_backend,
           users_own_resources_next_to_the_constructs, building_blocks_alone,
-          apis_left_to_the_platform]
+          secrets_probe_pipeline_image_and_an_imported_invoker, apis_left_to_the_platform]
 
 
 @pytest.mark.parametrize("build", STACKS, ids=lambda build: build.__name__)

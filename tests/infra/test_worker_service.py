@@ -111,3 +111,44 @@ def test_member_case_is_one_grant(stack):
     assert service.grant_invoke("user:alice@example.com") is first
     principal = "principal://iam.googleapis.com/locations/global/workforcePools/p/subject/A"
     assert service.grant_invoke(principal) is not service.grant_invoke(principal.lower())
+
+
+def test_a_pipeline_can_own_the_image(stack):
+    WorkerService(stack, "w", name="w1", image="europe-docker.pkg.dev/p/r/w:1",
+                  options=ServiceOptions(image_managed_externally=True))
+    service = one(synth(stack), "google_cloud_run_v2_service")
+    assert service["lifecycle"]["ignore_changes"] == [
+        "template[0].containers[0].image", "client", "client_version"]
+    assert service["template"]["containers"][0]["image"] == "europe-docker.pkg.dev/p/r/w:1"
+
+
+def test_the_image_is_terraforms_by_default(stack):
+    WorkerService(stack, "w", name="w1")
+    assert "lifecycle" not in one(synth(stack), "google_cloud_run_v2_service")
+
+
+def test_a_startup_probe_is_written_in_full(stack):
+    from constructs_lib import StartupProbe
+
+    WorkerService(stack, "w", name="w1", options=ServiceOptions(
+        container_port=9000, startup_probe=StartupProbe(period_seconds=5, failure_threshold=6)))
+    probe = one(synth(stack), "google_cloud_run_v2_service")["template"]["containers"][0][
+        "startup_probe"]
+    assert probe == {"http_get": {"path": "/healthz", "port": 9000},
+                     "initial_delay_seconds": 0, "period_seconds": 5, "timeout_seconds": 1,
+                     "failure_threshold": 6}
+
+
+def test_no_probe_by_default(stack):
+    WorkerService(stack, "w", name="w1")
+    container = one(synth(stack), "google_cloud_run_v2_service")["template"]["containers"][0]
+    assert "startup_probe" not in container
+
+
+def test_options_are_frozen_copies(stack):
+    env = {"A": "1"}
+    options = ServiceOptions(env=env)
+    env["B"] = "2"  # changing the caller's dict later changes nothing that was checked
+    assert dict(options.env) == {"A": "1"}
+    with pytest.raises(Exception):
+        options.memory = "1Gi"  # type: ignore[misc]
