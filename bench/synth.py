@@ -57,6 +57,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GOOGLE_CLOUD_PROJECT": "bench-project",
+           "WORKER_IMAGE": "us-docker.pkg.dev/bench-project/apps/worker:1",
            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     env.pop("CONSTRUCTS_LIB_EAGER_PROVIDER", None)
     # main.py sets these too, but the normal-import variant starts jsii before main.py

@@ -29,7 +29,10 @@ def synthesize_shipped(out: Path, *, environ: Mapping[str, str] | None = None) -
     """Every stack main.py synthesizes, written under ``out``. ``environ``: extra environment
     variables for main.py (such as :data:`EXAMPLE_ENQUEUERS`), over this process's own."""
     out.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k != "CDKTF_OUTDIR"}
+    # The shipped stacks as a fresh clone synthesizes them: none of the caller's targets.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CDKTF_OUTDIR", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_REGION",
+                        "WORKER_IMAGE", "TF_STATE_BUCKET", "TF_STATE_PREFIX", "TASK_ENQUEUERS")}
     env.update(environ or {})
     env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
