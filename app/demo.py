@@ -105,10 +105,10 @@ def read_stack(path: Path) -> StackTarget:
         raise DemoError(f"{path} is not valid JSON: {exc}") from None
     resources = doc.get("resource") or {}
     queues = resources.get("google_cloud_tasks_queue") or {}
-    if len(queues) != 1:
-        raise DemoError(f"{path}: expected exactly one google_cloud_tasks_queue, found {len(queues)}"
-                        f" ({', '.join(sorted(queues)) or 'none'})")
-    queue = next(iter(queues.values()))
+    queue = _output_queue(doc, queues)
+    if queue is None:
+        raise DemoError(f"{path}: no google_cloud_tasks_queue that the queue_path output names "
+                        f"(queues: {', '.join(sorted(queues)) or 'none'})")
     name, location = _local_name(queue.get("name"), resources), queue.get("location")
     if not _literal(name) or not _literal(location):
         raise DemoError(f"{path}: the queue's name and location must be literal strings, got {name!r}, {location!r}")
@@ -134,6 +134,17 @@ def load_target(stack: str, cdktf_out: Path, synth: bool,
         if not path.exists():
             raise DemoError(f"synth ran but wrote no {path}; is {stack!r} one of the stacks in main.py?")
     return read_stack(path)
+
+
+def _output_queue(doc: dict[str, Any], queues: dict[str, Any],
+                  output: str = "queue_path") -> dict[str, Any] | None:
+    """The queue an output refers to (``${google_cloud_tasks_queue.<id>.id}``): a stack may
+    hold several queues (the worker's and a job's)."""
+    value = ((doc.get("output") or {}).get(output) or {}).get("value")
+    match = re.fullmatch(r"\$\{google_cloud_tasks_queue\.([A-Za-z0-9_-]+)\.id\}", value or "")
+    if match:
+        return queues.get(match.group(1))
+    return next(iter(queues.values())) if len(queues) == 1 else None
 
 
 def _local_name(name: Any, resources: dict[str, Any]) -> Any:

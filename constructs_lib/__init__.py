@@ -11,20 +11,30 @@ from ._provider import install as _install_provider
 _install_provider()
 
 from .cloud_tasks_to_cloud_run import CloudTasksToCloudRun  # noqa: E402
+from .cloud_tasks_to_cloud_run_job import CloudTasksToCloudRunJob  # noqa: E402
 from .invoker_service_account import InvokerServiceAccount  # noqa: E402
-from .options import QueueOptions, SecretEnv, ServiceOptions, StartupProbe  # noqa: E402
+from .options import (  # noqa: E402
+    JobOptions,
+    QueueOptions,
+    SecretEnv,
+    ServiceOptions,
+    StartupProbe,
+)
 from .policy import PolicyCheck, find_violations  # noqa: E402
 from .project_apis import ProjectApis  # noqa: E402
 from .service_account import ImportedServiceAccount, ServiceAccountLike  # noqa: E402
 from .task_queue import QueueRouting, TaskQueue  # noqa: E402
 from .validation import ConfigurationError  # noqa: E402
+from .worker_job import WorkerJob  # noqa: E402
 from .worker_service import WorkerService  # noqa: E402
 
 __all__ = [
     "CloudTasksToCloudRun",
+    "CloudTasksToCloudRunJob",
     "ConfigurationError",
     "ImportedServiceAccount",
     "InvokerServiceAccount",
+    "JobOptions",
     "PolicyCheck",
     "ProjectApis",
     "QueueOptions",
@@ -34,6 +44,7 @@ __all__ = [
     "ServiceOptions",
     "StartupProbe",
     "TaskQueue",
+    "WorkerJob",
     "WorkerService",
     "find_violations",
 ]

@@ -20,7 +20,7 @@ from .invoker_service_account import InvokerServiceAccount
 from .options import QueueOptions, ServiceOptions
 from .policy import PolicyCheck
 from .project_apis import ProjectApis
-from .service_account import ImportedServiceAccount, ServiceAccountLike
+from .service_account import ServiceAccountLike, check_invoker
 from .task_queue import QueueRouting, TaskQueue, check_task_queue_arguments
 from .validation import (
     ACCOUNT_ID,
@@ -253,7 +253,7 @@ def _plan(*, project, name, location, image, service, queue, queue_name, invoker
     check_non_empty("audience", audience)
     account_id = invoker_account_id or _invoker_account_id_for(name)
     if invoker is not None:
-        _check_invoker(invoker, invoker_account_id, project)
+        check_invoker(invoker, invoker_account_id, project)
     else:
         check_string("invoker_account_id", account_id, pattern=ACCOUNT_ID,
                      allowed=ACCOUNT_ID_TEXT)
@@ -288,23 +288,6 @@ def _plan(*, project, name, location, image, service, queue, queue_name, invoker
         task_path=task_path, queue_name=queue_name, invoker_account_id=account_id,
         enqueuers=enqueuers, service=service, queue=queue, apis=apis,
     )
-
-
-def _check_invoker(invoker: object, invoker_account_id: str | None, project: str) -> None:
-    """An existing invoker: an account, not also an id to create, in the queue's project
-    (Cloud Tasks signs tokens only for accounts of the queue's project)."""
-    if not isinstance(invoker, ServiceAccountLike):
-        raise ConfigurationError(
-            "invoker", "an account (InvokerServiceAccount, or "
-            "InvokerServiceAccount.from_email(...))", invoker)
-    if invoker_account_id is not None:
-        raise ConfigurationError("invoker_account_id", "left unset when invoker is given",
-                                 invoker_account_id)
-    if (isinstance(invoker, ImportedServiceAccount) and invoker.project is not None
-            and not is_token(project) and invoker.project != project):
-        raise ConfigurationError(
-            "invoker", f"an account of the queue's project {project!r} (Cloud Tasks only "
-            "signs tokens for accounts in the queue's project)", invoker.email)
 
 
 def _invoker_account_id_for(name: str) -> str:

@@ -35,6 +35,20 @@ STARTUP_PROBE_FAILURE_THRESHOLD = 3
 SECRET_ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
 RUNTIME_ACCOUNT_SUFFIX = "-run"
 
+# --- WorkerJob (google_cloud_run_v2_job) -----------------------------------------------
+JOB_TASK_COUNT = 1
+JOB_TASK_TIMEOUT_SECONDS = 3600  # per attempt of one job task; long work is why jobs exist
+JOB_MAX_RETRIES = 3  # the provider's and Cloud Run's own default, written explicitly
+JOB_CPU = "1"
+JOB_MEMORY = "512Mi"
+JOB_RUNTIME_ACCOUNT_SUFFIX = "-job"
+# The narrowest predefined role with run.jobs.runWithOverrides (see constructs_lib/limits.py).
+JOB_RUNNER_ROLE = "roles/run.jobsExecutorWithOverrides"
+# What job tasks carry: an OAuth token (a Google API), not an OIDC token.
+OAUTH_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+RUN_API_ENDPOINT = "https://run.googleapis.com"
+JOB_PAYLOAD_ENV = "TASK_PAYLOAD"  # the override app.job reads the task's payload from
+
 # --- TaskQueue (google_cloud_tasks_queue) ----------------------------------------------
 # Conservative rates protect a fresh worker; raise them per environment.
 MAX_DISPATCHES_PER_SECOND = 100.0

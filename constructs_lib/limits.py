@@ -23,6 +23,12 @@ RESERVED_ENV_NAMES = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURAT
 MAX_ENV_VARS = 1000
 ENV_NAME_MAX_CHARS = 32768
 ENV_VALUE_MAX_BYTES = 32768
+# Jobs (cloud.google.com/run/docs/configuring/jobs/...; see the job rows below).
+JOB_MAX_TASKS = 10000
+JOB_MAX_TASK_TIMEOUT_SECONDS = 604800  # 168 hours
+JOB_MAX_RETRIES = 10
+RESERVED_JOB_ENV_NAMES = frozenset({"CLOUD_RUN_JOB", "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX",
+                                    "CLOUD_RUN_TASK_ATTEMPT", "CLOUD_RUN_TASK_COUNT"})
 # Service accounts: display name and description, in UTF-8 bytes.
 DISPLAY_NAME_MAX_BYTES = 100
 DESCRIPTION_MAX_BYTES = 256

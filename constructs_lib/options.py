@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -30,6 +30,7 @@ from .validation import (
     check_number,
     check_string,
     check_string_map,
+    check_strings,
     check_utf8_bytes,
     is_token,
 )
@@ -292,16 +293,17 @@ def _env_name(key: str) -> bool:
     return re.fullmatch(ENV_NAME, key) is not None
 
 
-def _check_env_limits(env: Mapping[str, str]) -> None:
+def _check_env_limits(env: Mapping[str, str], *,
+                      reserved: frozenset[str] = limits.RESERVED_ENV_NAMES) -> None:
     """Cloud Run's own limits on environment variables (see :mod:`constructs_lib.limits`)."""
     if len(env) > limits.MAX_ENV_VARS:
         raise ConfigurationError("env", f"at most {limits.MAX_ENV_VARS} variables",
                                  f"{len(env)} variables")
     for key, value in env.items():
-        if key in limits.RESERVED_ENV_NAMES:
+        if key in reserved:
             raise ConfigurationError(
                 "env key", "a name Cloud Run does not reserve (it sets "
-                + ", ".join(sorted(limits.RESERVED_ENV_NAMES)) + " itself)", key)
+                + ", ".join(sorted(reserved)) + " itself)", key)
         if len(key) > limits.ENV_NAME_MAX_CHARS:
             raise ConfigurationError("env key", f"at most {limits.ENV_NAME_MAX_CHARS} "
                                      "characters", f"{key[:40]}... ({len(key)} characters)")
@@ -316,3 +318,79 @@ def check_audiences(audiences: list[str]) -> None:
         raise ConfigurationError(
             "custom_audiences", f"a list of at most {limits.CUSTOM_AUDIENCES_MAX_JSON_CHARS} "
             "characters as JSON", f"{len(audiences)} audiences")
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobOptions(_FromMapping):
+    """How the job runs (everything but its name, place, image and identity)."""
+
+    command: Sequence[str] = ()
+    """The container's entrypoint, for an image whose own one serves requests (the sample
+    worker's image runs jobs with ``["python", "-m", "app.job"]``). Default: the image's."""
+    task_count: int = defaults.JOB_TASK_COUNT
+    """Tasks per execution (each gets CLOUD_RUN_TASK_INDEX), 1 to 10000. Default: 1."""
+    parallelism: int | None = None
+    """Tasks running at once, 1 to task_count. Default: none (as many as possible)."""
+    task_timeout_seconds: int = defaults.JOB_TASK_TIMEOUT_SECONDS
+    """Per attempt of one task, 1 to 604800 whole seconds (7 days). Default: 3600."""
+    max_retries: int = defaults.JOB_MAX_RETRIES
+    """Retries of a failed task, 0 to 10. Default: 3."""
+    cpu: str = defaults.JOB_CPU
+    """CPU limit: 1, 2, 4, 6 or 8. Default: ``"1"``."""
+    memory: str = defaults.JOB_MEMORY
+    """Memory limit in Mi or Gi, within the CPU's range. Default: ``"512Mi"``."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Plain environment variables. Default: none."""
+    secret_env: Mapping[str, SecretEnv] = field(default_factory=dict)
+    """Environment variables from Secret Manager (accessor granted on those secrets only).
+    Default: none."""
+    deletion_protection: bool = defaults.DELETION_PROTECTION
+    """Block ``terraform destroy``; always written. Default: True."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Resource labels (at most 63). Default: none."""
+
+    def __post_init__(self) -> None:
+        for name in ("env", "secret_env", "labels"):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, name, MappingProxyType(dict(value)))
+        if isinstance(self.command, (str, bytes)):
+            raise ConfigurationError("command", "a list of strings", self.command)
+        object.__setattr__(self, "command", check_strings("command", self.command))
+        check_number("task_count", self.task_count, minimum=1, maximum=limits.JOB_MAX_TASKS,
+                     integer=True)
+        if self.parallelism is not None:
+            check_number("parallelism", self.parallelism, minimum=1,
+                         maximum=limits.JOB_MAX_TASKS, integer=True)
+            if (not is_token(self.parallelism) and not is_token(self.task_count)
+                    and self.parallelism > self.task_count):
+                raise ConfigurationError("parallelism", f"at most task_count ({self.task_count})",
+                                         self.parallelism)
+        check_number("task_timeout_seconds", self.task_timeout_seconds, minimum=1,
+                     maximum=limits.JOB_MAX_TASK_TIMEOUT_SECONDS, integer=True)
+        check_number("max_retries", self.max_retries, minimum=0,
+                     maximum=limits.JOB_MAX_RETRIES, integer=True)
+        check_choice("cpu", self.cpu, CPU_VALUES)
+        check_string("memory", self.memory, pattern=MEMORY_PATTERN, allowed=MEMORY_TEXT)
+        if not is_token(self.memory) and not is_token(self.cpu):
+            mebibytes = int(self.memory[:-2]) * (1024 if self.memory.endswith("Gi") else 1)
+            low, high = CPU_MEMORY_MIB[self.cpu]
+            if not low <= mebibytes <= high:
+                raise ConfigurationError(
+                    "memory", f"between {low}Mi and {high}Mi with cpu {self.cpu!r}",
+                    self.memory)
+        check_string_map("env", self.env, key_pattern=ENV_NAME, key_allowed=ENV_NAME_TEXT)
+        _check_secret_env(self.secret_env)
+        _check_env_limits({**self.env, **dict.fromkeys(self.secret_env, "")},
+                          reserved=limits.RESERVED_JOB_ENV_NAMES)
+        for key in self.secret_env:
+            if key in self.env:
+                raise ConfigurationError(f"secret_env[{key!r}]",
+                                         "a name not also set in env", key)
+        check_bool("deletion_protection", self.deletion_protection)
+        check_labels("labels", self.labels, max_count=limits.MAX_LABELS,
+                     max_chars=limits.LABEL_MAX_CHARS)
+
+    @classmethod
+    def _convert(cls, table: dict[str, Any]) -> dict[str, Any]:
+        return ServiceOptions._convert(table)

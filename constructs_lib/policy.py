@@ -76,7 +76,7 @@ def find_violations(terraform: Mapping[str, Any],
             checked_policies |= _referenced_policies(config)
             problems.extend(p for rule, p in _iam_violations(where, resource_type, config,
                                                               policies) if rule not in allowed)
-        if resource_type == "google_cloud_run_v2_service":
+        if resource_type in ("google_cloud_run_v2_service", "google_cloud_run_v2_job"):
             problems.extend(p for rule, p in _service_violations(where, config)
                             if rule not in allowed)
     for name in sorted(checked_policies & set(policies)):
@@ -201,11 +201,18 @@ def _is_default_account(account: str) -> bool:
             or "data.google_app_engine_default_service_account." in account)
 
 
+def _first(block: Any) -> Mapping[str, Any]:
+    """A nested block, written as an object or a one-element list."""
+    if isinstance(block, list):
+        block = block[0] if block else {}
+    return block if isinstance(block, Mapping) else {}
+
+
 def _service_violations(where: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    template = config.get("template") or {}
-    if isinstance(template, list):
-        template = template[0] if template else {}
+    template = _first(config.get("template"))
+    if "template" in template:  # a job: template.template holds the task's settings
+        template = _first(template.get("template"))
     account = template.get("service_account")
     if not account:
         problems.append((DEFAULT_ACCOUNT,

@@ -103,3 +103,20 @@ class ImportedServiceAccount(ActAsGrants, Construct):
     def project(self) -> str | None:
         """The project named in the e-mail, if any."""
         return None if self._project == "-" else self._project
+
+
+def check_invoker(invoker: object, invoker_account_id: str | None, project: str) -> None:
+    """An existing invoker: an account, not also an id to create, in the queue's project
+    (Cloud Tasks signs tokens only for accounts of the queue's project)."""
+    if not isinstance(invoker, ServiceAccountLike):
+        raise ConfigurationError(
+            "invoker", "an account (InvokerServiceAccount, or "
+            "InvokerServiceAccount.from_email(...))", invoker)
+    if invoker_account_id is not None:
+        raise ConfigurationError("invoker_account_id", "left unset when invoker is given",
+                                 invoker_account_id)
+    if (isinstance(invoker, ImportedServiceAccount) and invoker.project is not None
+            and not is_token(project) and invoker.project != project):
+        raise ConfigurationError(
+            "invoker", f"an account of the queue's project {project!r} (Cloud Tasks only "
+            "signs tokens for accounts in the queue's project)", invoker.email)

@@ -9,6 +9,8 @@ from importlib import import_module
 _EXPORTS = {
     "OUTPUT_NAMES": "outputs",
     "pattern_outputs": "outputs",
+    "job_outputs": "outputs",
+    "JOB_OUTPUT_NAMES": "outputs",
     "TasksStack": "tasks_stack",
     "DeploySettings": "deploy_settings",
     "Target": "deploy_settings",

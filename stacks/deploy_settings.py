@@ -97,8 +97,10 @@ class DeploySettings:
         )
         # A protected environment is meant to live: it never gets the sample image by
         # accident. (With a placeholder project nothing can be deployed, so synth goes on.)
+        protected = (env.service_name is not None and env.service.deletion_protection) or (
+            env.job is not None and env.job.image is None and env.job.options.deletion_protection)
         if (target.placeholder_image and not target.placeholder_project
-                and env.service.deletion_protection and not env.allow_placeholder_image):
+                and protected and not env.allow_placeholder_image):
             raise ConfigurationError(
                 f"[{env.name}] image",
                 f"set (or {IMAGE_ENV}) for an environment with deletion protection; "

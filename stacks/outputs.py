@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cdktf import TerraformOutput, TerraformStack
 
-from constructs_lib import CloudTasksToCloudRun
+from constructs_lib import CloudTasksToCloudRun, CloudTasksToCloudRunJob
 from constructs_lib.validation import check_string
 
 OUTPUT_NAMES = (
@@ -27,6 +27,13 @@ DESCRIPTIONS = {
     "queue_path": "projects/P/locations/L/queues/Q, for create_task",
     "invoker_email": "service account whose OIDC token tasks carry",
     "dispatch_deadline_seconds": "how long Cloud Tasks waits for one attempt",
+}
+JOB_OUTPUT_NAMES = ("job_name", "job_run_url", "job_queue_path", "job_invoker_email")
+JOB_DESCRIPTIONS = {
+    "job_name": "the Cloud Run job's name",
+    "job_run_url": "where job tasks are sent: the Cloud Run Admin API's jobs.run",
+    "job_queue_path": "projects/P/locations/L/queues/Q of the job's queue",
+    "job_invoker_email": "service account whose OAuth token job tasks carry",
 }
 PREFIX = r"[a-z][a-z0-9_]*"
 
@@ -56,4 +63,22 @@ def pattern_outputs(stack: TerraformStack, pattern: CloudTasksToCloudRun,
     return outputs
 
 
-__all__ = ["OUTPUT_NAMES", "PREFIX", "pattern_outputs"]
+def job_outputs(stack: TerraformStack, pattern: CloudTasksToCloudRunJob,
+                prefix: str = "") -> dict[str, TerraformOutput]:
+    """Declare a job pattern's outputs under static ids (``<prefix>_job_name`` ...)."""
+    if prefix:
+        check_string("prefix", prefix, pattern=PREFIX,
+                     allowed="a lowercase identifier such as reindex")
+    values = {"job_name": pattern.job_name, "job_run_url": pattern.run_url,
+              "job_queue_path": pattern.queue_path, "job_invoker_email": pattern.invoker_email}
+    outputs = {}
+    for name in JOB_OUTPUT_NAMES:
+        output_id = f"{prefix}_{name}" if prefix else name
+        output = TerraformOutput(stack, output_id, value=values[name],
+                                 description=JOB_DESCRIPTIONS[name])
+        output.override_logical_id(output_id)
+        outputs[output_id] = output
+    return outputs
+
+
+__all__ = ["JOB_OUTPUT_NAMES", "OUTPUT_NAMES", "PREFIX", "job_outputs", "pattern_outputs"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from constructs_lib import QueueOptions, ServiceOptions, defaults
+from constructs_lib import JobOptions, QueueOptions, ServiceOptions, defaults
 from constructs_lib.validation import (
     LOCATION,
     LOCATION_TEXT,
@@ -42,11 +42,25 @@ STACK_NAME_TEXT = ("a stack name: a lowercase letter, then up to 30 lowercase le
 
 
 @dataclass(frozen=True, kw_only=True)
+class JobSettings:
+    """A Cloud Run job next to (or instead of) the worker: ``[<env>.job]`` with its
+    ``[<env>.job.options]`` (JobOptions) and ``[<env>.job.queue]`` (QueueOptions)."""
+
+    name: str
+    queue_name: str | None = None
+    image: str | None = None
+    """Default: the environment's image (the sample worker's image runs jobs too)."""
+    options: JobOptions = field(default_factory=JobOptions)
+    queue: QueueOptions = field(default_factory=QueueOptions)
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentSettings:
     """What one environment's stack deploys. Unset fields take the library defaults."""
 
     name: str
-    service_name: str
+    service_name: str | None = None
+    """The worker service (and pattern) name; leave out for a job-only environment."""
     queue_name: str | None = None
     project: str | None = None
     """This environment's project. Default: ``$GOOGLE_CLOUD_PROJECT``."""
@@ -60,11 +74,13 @@ class EnvironmentSettings:
     enqueuers: tuple[str, ...] = ()
     service: ServiceOptions = field(default_factory=ServiceOptions)
     queue: QueueOptions = field(default_factory=QueueOptions)
+    job: JobSettings | None = None
 
     def __post_init__(self) -> None:
         where = f"[{self.name}]"
-        check_string(f"{where} service_name", self.service_name, pattern=r".+",
-                     allowed="a service name")
+        if self.service_name is None and self.job is None:
+            raise ConfigurationError(f"{where} service_name",
+                                     f"set (or a [{self.name}.job] table)", None)
         if self.queue_name is not None:
             check_string(f"{where} queue_name", self.queue_name, pattern=QUEUE_ID,
                          allowed=QUEUE_ID_TEXT)
@@ -84,7 +100,8 @@ class EnvironmentSettings:
 
 _TOP_LEVEL = ("service_name", "queue_name", "project", "region", "image",
               "allow_placeholder_image", "dispatch_deadline_seconds", "enqueuers",
-              "service", "queue")
+              "service", "queue", "job")
+_JOB_KEYS = ("name", "queue_name", "image", "options", "queue")
 
 
 def parse_environments(data: Mapping[str, Any]) -> dict[str, EnvironmentSettings]:
@@ -101,9 +118,12 @@ def parse_environments(data: Mapping[str, Any]) -> dict[str, EnvironmentSettings
                 raise ConfigurationError(f"[{env_name}] key", "one of " + ", ".join(_TOP_LEVEL)
                                          + f" (service settings go in [{env_name}.service], "
                                          f"queue settings in [{env_name}.queue])", key)
-        if "service_name" not in table:
-            raise ConfigurationError(f"[{env_name}] service_name", "set", None)
+        if "service_name" not in table and "job" not in table:
+            raise ConfigurationError(f"[{env_name}] service_name",
+                                     f"set (or a [{env_name}.job] table)", None)
         values = dict(table)
+        if "job" in values:
+            values["job"] = _job(env_name, values["job"])
         members = values.get("enqueuers", [])
         if isinstance(members, str) or not isinstance(members, list):
             raise ConfigurationError(f"[{env_name}] enqueuers", "a list of IAM members",
@@ -115,6 +135,28 @@ def parse_environments(data: Mapping[str, Any]) -> dict[str, EnvironmentSettings
                                                     where=f"[{env_name}.queue]")
         environments[env_name] = EnvironmentSettings(name=env_name, **values)
     return environments
+
+
+def _job(env_name: str, table: Any) -> JobSettings:
+    where = f"[{env_name}.job]"
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(where, "a table of settings", table)
+    for key in table:
+        if key not in _JOB_KEYS:
+            raise ConfigurationError(f"{where} key", "one of " + ", ".join(_JOB_KEYS), key)
+    if "name" not in table:
+        raise ConfigurationError(f"{where} name", "set", None)
+    check_string(f"{where} name", table["name"], pattern=r".+", allowed="a job name")
+    if table.get("queue_name") is not None:
+        check_string(f"{where} queue_name", table["queue_name"], pattern=QUEUE_ID,
+                     allowed=QUEUE_ID_TEXT)
+    if table.get("image") is not None:
+        check_non_empty(f"{where} image", table["image"])
+    return JobSettings(
+        name=table["name"], queue_name=table.get("queue_name"), image=table.get("image"),
+        options=JobOptions.from_mapping(table.get("options", {}),
+                                        where=f"[{env_name}.job.options]"),
+        queue=QueueOptions.from_mapping(table.get("queue", {}), where=f"[{env_name}.job.queue]"))
 
 
 def load_environments(path: Path | None = None) -> dict[str, EnvironmentSettings]:

@@ -7,11 +7,12 @@ from constructs import Construct
 
 import constructs_lib  # noqa: F401 - installs the lazy provider loading first
 from cdktf_cdktf_provider_google.provider import GoogleProvider
-from constructs_lib import CloudTasksToCloudRun, ConfigurationError
+from constructs_lib import CloudTasksToCloudRun, CloudTasksToCloudRunJob, ConfigurationError
 from constructs_lib.cloud_tasks_to_cloud_run import check_pattern_arguments
+from constructs_lib.cloud_tasks_to_cloud_run_job import check_job_pattern_arguments
 
 from .deploy_settings import DeploySettings, Target
-from .outputs import pattern_outputs
+from .outputs import job_outputs, pattern_outputs
 from .settings import EnvironmentSettings
 
 # Pattern keywords a stack passes, and the environment key each comes from.
@@ -27,6 +28,23 @@ class TasksStack(TerraformStack):
     def __init__(self, scope: Construct, env: EnvironmentSettings,
                  deploy: DeploySettings, target: Target | None = None) -> None:
         target = deploy.target(env) if target is None else target
+        job_arguments = None
+        if env.job is not None:
+            job_arguments = {
+                "project": target.project, "name": env.job.name, "location": target.region,
+                "image": env.job.image or target.image, "queue_name": env.job.queue_name,
+                "job": env.job.options, "queue": env.job.queue,
+                "enqueuers": [*env.enqueuers, *deploy.extra_enqueuers],
+            }
+            try:
+                check_job_pattern_arguments(**job_arguments)
+            except ConfigurationError as error:
+                root, sep, rest = error.parameter.partition(".")
+                key = {"name": "name", "queue_name": "queue_name", "image": "image"}.get(root)
+                if key is None:
+                    raise
+                raise ConfigurationError(f"[{env.name}.job] {key}{sep}{rest}", error.allowed,
+                                         error.value) from None
         pattern_arguments = {
             "project": target.project,
             "name": env.service_name,
@@ -41,7 +59,8 @@ class TasksStack(TerraformStack):
         # Bad settings fail here, before the stack or any of its parts exists, named as
         # the user wrote them (a key of the environment's table).
         try:
-            check_pattern_arguments(**pattern_arguments)
+            if env.service_name is not None:
+                check_pattern_arguments(**pattern_arguments)
         except ConfigurationError as error:
             root, sep, rest = error.parameter.partition(".")
             key = _SETTING_NAMES.get(root)
@@ -60,5 +79,12 @@ class TasksStack(TerraformStack):
             # without writing this machine's absolute path into the synthesized JSON.
             LocalBackend(self, path=f"../../../terraform.{env.name}.tfstate")
 
-        self.tasks = CloudTasksToCloudRun(self, "tasks", **pattern_arguments)
-        self.outputs: dict[str, TerraformOutput] = pattern_outputs(self, self.tasks)
+        self.outputs: dict[str, TerraformOutput] = {}
+        self.tasks: CloudTasksToCloudRun | None = None
+        if env.service_name is not None:
+            self.tasks = CloudTasksToCloudRun(self, "tasks", **pattern_arguments)
+            self.outputs.update(pattern_outputs(self, self.tasks))
+        self.job: CloudTasksToCloudRunJob | None = None
+        if job_arguments is not None:
+            self.job = CloudTasksToCloudRunJob(self, "job", **job_arguments)
+            self.outputs.update(job_outputs(self, self.job))

@@ -54,7 +54,7 @@ def test_read_stack_fallbacks_and_errors(tmp_path, monkeypatch):
     assert target.dispatch_deadline_seconds == 600 and target.invoker_email.startswith("demo-invoker@")
 
     two = {"resource": {"google_cloud_tasks_queue": {"a": {}, "b": {}}}}
-    with pytest.raises(demo.DemoError, match=r"exactly one google_cloud_tasks_queue, found 2 \(a, b\)"):
+    with pytest.raises(demo.DemoError, match=r"no google_cloud_tasks_queue that the queue_path output names \(queues: a, b\)"):
         demo.read_stack(write_stack(tmp_path / "b", two))
     token = {"resource": {"google_cloud_tasks_queue": {"a": {"name": "${var.q}", "location": "x"}}}}
     with pytest.raises(demo.DemoError, match=r"must be literal strings"):

@@ -10,6 +10,7 @@ import pytest
 
 from constructs_lib import ConfigurationError, QueueOptions, ServiceOptions
 from stacks import (
+    JOB_OUTPUT_NAMES,
     OUTPUT_NAMES,
     DeploySettings,
     TasksStack,
@@ -50,7 +51,9 @@ def test_the_shipped_dev_and_prod_differ_where_it_matters():
 def test_stack_outputs_have_stable_names(env_name):
     tf = synth(ENVIRONMENTS[env_name], DeploySettings(project="example-project",
                                                       image="example.com/worker:1"))
-    assert sorted(tf["output"]) == sorted(OUTPUT_NAMES)
+    env = ENVIRONMENTS[env_name]
+    expected = [*OUTPUT_NAMES, *(JOB_OUTPUT_NAMES if env.job else ())]
+    assert sorted(tf["output"]) == sorted(expected)
     assert tf["output"]["task_url"]["value"].endswith(".uri}/tasks")
     assert tf["output"]["audience"]["value"].startswith(
         f"https://{ENVIRONMENTS[env_name].service_name}.")
@@ -112,10 +115,10 @@ def test_environment_variables_are_the_fallback():
     service = one(tf, "google_cloud_run_v2_service")
     assert service["template"]["containers"][0]["image"] == (
         "europe-docker.pkg.dev/acme/w/worker:1")
-    members = sorted(g["member"] for g in
-                     tf["resource"]["google_cloud_tasks_queue_iam_member"].values())
-    assert members == ["group:ops@acme.com",
-                       "serviceAccount:api@acme-prod-1.iam.gserviceaccount.com"]
+    members = {g["member"] for g in
+               tf["resource"]["google_cloud_tasks_queue_iam_member"].values()}
+    assert members == {"group:ops@acme.com",
+                       "serviceAccount:api@acme-prod-1.iam.gserviceaccount.com"}
 
 
 def test_a_protected_environment_refuses_the_placeholder_image():

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stacks import OUTPUT_NAMES, load_environments
+from stacks import JOB_OUTPUT_NAMES, OUTPUT_NAMES, load_environments
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "us-docker.pkg.dev/acme-tasks-1/apps/worker:1.0.0"
@@ -29,9 +29,11 @@ def test_main_writes_every_stack(tmp_path):
         stack_file = tmp_path / "cdktf.out" / "stacks" / env_name / "cdk.tf.json"
         terraform = json.loads(stack_file.read_text())
         assert terraform["provider"]["google"][0]["project"] == "acme-tasks-1"
-        assert sorted(terraform["output"]) == sorted(OUTPUT_NAMES)
+        env = load_environments()[env_name]
+        names = [*OUTPUT_NAMES, *(JOB_OUTPUT_NAMES if env.job else ())]
+        assert sorted(terraform["output"]) == sorted(names)
         # `cdktf deploy --outputs-file` keys the file by this map: {"<stack>": {"<id>": value}}
-        assert terraform["//"]["outputs"] == {env_name: {n: n for n in OUTPUT_NAMES}}
+        assert terraform["//"]["outputs"] == {env_name: {n: n for n in names}}
     manifest = json.loads((tmp_path / "cdktf.out" / "manifest.json").read_text())
     assert sorted(manifest["stacks"]) == sorted(load_environments())
     assert "PlaceholderProjectWarning" not in result.stderr
