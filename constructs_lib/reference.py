@@ -15,9 +15,9 @@ import re
 import textwrap
 from typing import Any
 
-from .options import QueueOptions, SecretEnv, ServiceOptions, StartupProbe
+from .options import JobOptions, QueueOptions, SecretEnv, ServiceOptions, StartupProbe
 
-DOCUMENTED = (ServiceOptions, QueueOptions, SecretEnv, StartupProbe)
+DOCUMENTED = (ServiceOptions, QueueOptions, SecretEnv, StartupProbe, JobOptions)
 
 
 def field_docs(cls: type) -> dict[str, str]:

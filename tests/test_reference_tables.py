@@ -7,7 +7,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from constructs_lib import QueueOptions, ServiceOptions
+from constructs_lib import JobOptions, QueueOptions, ServiceOptions
 from constructs_lib.reference import field_docs, readme_blocks
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -20,7 +20,7 @@ def test_readme_holds_every_generated_table_exactly():
 
 
 def test_every_option_field_is_documented_once_in_the_code():
-    for cls in (ServiceOptions, QueueOptions):
+    for cls in (ServiceOptions, QueueOptions, JobOptions):
         docs = field_docs(cls)
         assert set(docs) == {f.name for f in dataclasses.fields(cls)}, cls.__name__
         assert all(docs.values()), cls.__name__

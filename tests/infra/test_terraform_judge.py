@@ -11,7 +11,9 @@ import pytest
 
 from constructs_lib import (
     CloudTasksToCloudRun,
+    CloudTasksToCloudRunJob,
     InvokerServiceAccount,
+    JobOptions,
     QueueOptions,
     QueueRouting,
     SecretEnv,
@@ -105,6 +107,17 @@ def secrets_probe_pipeline_image_and_an_imported_invoker():
     return stack
 
 
+def a_job_pattern_next_to_a_service_pattern():
+    stack = _stack()
+    CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders", enqueuers=[CI])
+    CloudTasksToCloudRunJob(stack, "reindex", project=PROJECT, name="reindex", enqueuers=[CI],
+                            job=JobOptions(command=["python", "-m", "app.job"], task_count=4,
+                                           parallelism=2, max_retries=0,
+                                           secret_env={"K": SecretEnv(secret="k")}),
+                            queue=QueueOptions(name_suffix=True))
+    return stack
+
+
 def apis_left_to_the_platform():
     stack = _stack()
     CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders", enable_apis=False)
@@ -113,7 +126,8 @@ def apis_left_to_the_platform():
 
 STACKS = [minimal_pattern, several_patterns_routing_and_enqueuers, gcs_backend,
           users_own_resources_next_to_the_constructs, building_blocks_alone,
-          secrets_probe_pipeline_image_and_an_imported_invoker, apis_left_to_the_platform]
+          secrets_probe_pipeline_image_and_an_imported_invoker,
+          a_job_pattern_next_to_a_service_pattern, apis_left_to_the_platform]
 
 
 @pytest.mark.parametrize("build", STACKS, ids=lambda build: build.__name__)
