@@ -51,12 +51,16 @@ _RUN_IAM = "google_cloud_run_v2_service_iam_member"
 _QUEUE = "google_cloud_tasks_queue"
 _QUEUE_IAM = "google_cloud_tasks_queue_iam_member"
 _SECRET_IAM = "google_secret_manager_secret_iam_member"
+_JOB = "google_cloud_run_v2_job"
+_JOB_IAM = "google_cloud_run_v2_job_iam_member"
 _SA = "google_service_account"
 _SA_IAM = "google_service_account_iam_member"
 _API = "google_project_service"
 _RANDOM = "random_id"
 _RUN_GO = PROVIDER + "cloudrunv2/resource_cloud_run_v2_service.go"
 _TASKS_GO = PROVIDER + "cloudtasks/resource_cloud_tasks_queue.go"
+_JOB_GO = PROVIDER + "cloudrunv2/resource_cloud_run_v2_job.go"
+_JOB_IAM_GO = PROVIDER + "cloudrunv2/iam_cloud_run_v2_job.go"
 _SA_GO = PROVIDER + "resourcemanager/resource_google_service_account.go"
 _IAM_GO = "terraform-provider-google v6.50.0 google/tpgiamresource/resource_iam_member.go:42-74"
 _MEMBERS = ("IAM member forms: serviceAccount:, user:, group:, domain:, principal://, "
@@ -160,6 +164,52 @@ LIMITS: tuple[Limit, ...] = (
           f"{PROVIDER}cloudrunv2/iam_cloud_run_v2_service.go:35-46"),
     Limit(_RUN_IAM, "role", "roles/run.invoker", "cloud.google.com/run/docs/reference/iam/roles"),
     Limit(_RUN_IAM, "member", _MEMBERS, _MEMBERS_SOURCE),
+    # --- Cloud Run job ------------------------------------------------------------------
+    Limit(_JOB, "name", "1 to 49 characters: lowercase letters, digits, hyphens; a letter "
+          "first, no hyphen last", "googleapis run/v2 job.proto job_id"),
+    Limit(_JOB, "location", _LOCATION, _JOB_GO),
+    Limit(_JOB, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_JOB, "deletion_protection", "always written (provider default true blocks "
+          "destroy)", f"{_JOB_GO}:909-918"),
+    Limit(_JOB, "labels", f"as the service's: at most {MAX_LABELS}, Google's label rules",
+          f"{_JOB_GO}:671"),
+    Limit(_JOB, "depends_on", "bare resource addresses",
+          "developer.hashicorp.com/terraform/language/meta-arguments/depends_on"),
+    Limit(_JOB, "template.task_count", f"1 to {JOB_MAX_TASKS} (0 is dropped by the provider)",
+          f"{_JOB_GO}:611-616,2605-2610; cloud.google.com/run/docs/configuring/jobs/parallelism"),
+    Limit(_JOB, "template.parallelism", "1 to task_count, or left out (as many as possible: "
+          "the provider drops 0, which the API reads the same way)", f"{_JOB_GO}:605-610,2598"),
+    Limit(_JOB, "template.template.service_account", "a dedicated account's e-mail; never "
+          "the default compute account (policy)", "DESIGN.md secure defaults"),
+    Limit(_JOB, "template.template.timeout", f"1 to {JOB_MAX_TASK_TIMEOUT_SECONDS} whole "
+          "seconds per attempt of a task, written as '<n>s'",
+          f"{_JOB_GO}:373-381; cloud.google.com/run/docs/configuring/task-timeout"),
+    Limit(_JOB, "template.template.max_retries", f"0 to {JOB_MAX_RETRIES}, always sent (the "
+          "provider writes 0; its default is 3)", f"{_JOB_GO}:346-351,2710-2715; "
+          "cloud.google.com/run/docs/configuring/max-retries"),
+    Limit(_JOB, "template.template.containers.image", "a non-empty image reference",
+          f"{_JOB_GO}:95"),
+    Limit(_JOB, "template.template.containers.command", "non-empty strings (the image's "
+          "entrypoint when left out)", f"{_JOB_GO}:108"),
+    Limit(_JOB, "template.template.containers.resources.limits", "as the service's: cpu 1, 2, "
+          "4, 6 or 8 and memory within the CPU's range",
+          "cloud.google.com/run/docs/configuring/jobs/cpu and /jobs/memory-limits"),
+    Limit(_JOB, "template.template.containers.env.name", "as the service's, and not one of "
+          "CLOUD_RUN_JOB, CLOUD_RUN_EXECUTION, CLOUD_RUN_TASK_INDEX, CLOUD_RUN_TASK_ATTEMPT, "
+          "CLOUD_RUN_TASK_COUNT (set by Cloud Run)",
+          f"cloud.google.com/run/docs/container-contract#jobs-env-vars; {_JOB_GO}:124"),
+    Limit(_JOB, "template.template.containers.env.value", f"at most {ENV_VALUE_MAX_BYTES} "
+          "UTF-8 bytes", "googleapis run/v2 k8s.min.proto:131-146"),
+    Limit(_JOB, "template.template.containers.env.value_source.secret_key_ref.secret",
+          "as the service's", "googleapis run/v2 k8s.min.proto:137-173"),
+    Limit(_JOB, "template.template.containers.env.value_source.secret_key_ref.version",
+          "latest or a version number", "googleapis run/v2 k8s.min.proto:155-173"),
+    Limit(_JOB_IAM, "name", "the job's name (a reference)", f"{_JOB_IAM_GO}:47-52"),
+    Limit(_JOB_IAM, "location", "the job's location (a reference)", f"{_JOB_IAM_GO}:41-46"),
+    Limit(_JOB_IAM, "project", "the job's project (a reference)", f"{_JOB_IAM_GO}:35-40"),
+    Limit(_JOB_IAM, "role", "roles/run.jobsExecutorWithOverrides: the narrowest predefined "
+          "role with run.jobs.runWithOverrides", "cloud.google.com/run/docs/reference/iam/roles"),
+    Limit(_JOB_IAM, "member", _MEMBERS, _MEMBERS_SOURCE),
     # --- secrets the service reads -----------------------------------------------------
     Limit(_SECRET_IAM, "secret_id", "the secret's id (its project in project)",
           f"{PROVIDER}secretmanager/iam_secret_manager_secret.go:35-47"),

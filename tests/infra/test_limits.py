@@ -8,7 +8,9 @@ from typing import Any
 
 from constructs_lib import (
     CloudTasksToCloudRun,
+    CloudTasksToCloudRunJob,
     InvokerServiceAccount,
+    JobOptions,
     QueueOptions,
     SecretEnv,
     ServiceOptions,
@@ -49,6 +51,11 @@ def everything_the_library_writes(stack) -> set[tuple[str, str]]:
     pattern.service.grant_invoke("user:a@example.com")
     InvokerServiceAccount(stack, "other", account_id="other-invoker", project=PROJECT,
                           description="signs tokens")
+    CloudTasksToCloudRunJob(
+        stack, "job", project=PROJECT, name="reindex", enqueuers=["group:ops@example.com"],
+        job=JobOptions(command=["python", "-m", "app.job"], task_count=2, parallelism=1,
+                       env={"MODE": "full"}, labels={"team": "x"},
+                       secret_env={"TOKEN": SecretEnv(secret="api-token")}))
     terraform = synth(stack)
     return {(rtype, field)
             for rtype, by_name in terraform["resource"].items()
