@@ -167,11 +167,7 @@ class ServiceOptions(_FromMapping):
     never rolls back what CI deployed. Default: False."""
 
     def __post_init__(self) -> None:
-        # Frozen copies: a caller's dict changed later cannot change what was checked.
-        for name in ("env", "secret_env", "labels"):
-            value = getattr(self, name)
-            if isinstance(value, Mapping):
-                object.__setattr__(self, name, MappingProxyType(dict(value)))
+        _freeze(self, ("env", "secret_env", "labels"))
         check_number("timeout_seconds", self.timeout_seconds, minimum=1, maximum=3600,
                      integer=True)
         # No ceiling of our own: Cloud Run's real one is the project's quota.
@@ -186,22 +182,8 @@ class ServiceOptions(_FromMapping):
                                      self.min_instance_count)
         check_number("max_concurrency", self.max_concurrency, minimum=1, maximum=1000,
                      integer=True)
-        check_choice("cpu", self.cpu, CPU_VALUES)
-        check_string("memory", self.memory, pattern=MEMORY_PATTERN, allowed=MEMORY_TEXT)
-        if not is_token(self.memory) and not is_token(self.cpu):
-            mebibytes = int(self.memory[:-2]) * (1024 if self.memory.endswith("Gi") else 1)
-            low, high = CPU_MEMORY_MIB[self.cpu]
-            if not low <= mebibytes <= high:
-                raise ConfigurationError(
-                    "memory", f"between {low}Mi and {high}Mi with cpu {self.cpu!r}",
-                    self.memory)
-        check_string_map("env", self.env, key_pattern=ENV_NAME, key_allowed=ENV_NAME_TEXT)
-        _check_secret_env(self.secret_env)
-        _check_env_limits({**self.env, **dict.fromkeys(self.secret_env, "")})
-        for key in self.secret_env:
-            if key in self.env:
-                raise ConfigurationError(f"secret_env[{key!r}]",
-                                         "a name not also set in env", key)
+        _check_resources(self.cpu, self.memory)
+        _check_env(self.env, self.secret_env, reserved=limits.RESERVED_ENV_NAMES)
         check_choice("ingress", self.ingress, INGRESS_SETTINGS)
         check_bool("deletion_protection", self.deletion_protection)
         check_labels("labels", self.labels, max_count=limits.MAX_LABELS,
@@ -278,6 +260,36 @@ class QueueOptions(_FromMapping):
         check_bool("name_suffix", self.name_suffix)
 
 
+def _freeze(options: object, names: tuple[str, ...]) -> None:
+    """Read-only copies: a caller's dict changed later cannot change what was checked."""
+    for name in names:
+        value = getattr(options, name)
+        if isinstance(value, Mapping):
+            object.__setattr__(options, name, MappingProxyType(dict(value)))
+
+
+def _check_resources(cpu: Any, memory: Any) -> None:
+    """A whole CPU count and memory within what it allows (services and jobs alike)."""
+    check_choice("cpu", cpu, CPU_VALUES)
+    check_string("memory", memory, pattern=MEMORY_PATTERN, allowed=MEMORY_TEXT)
+    if not is_token(memory) and not is_token(cpu):
+        mebibytes = int(memory[:-2]) * (1024 if memory.endswith("Gi") else 1)
+        low, high = CPU_MEMORY_MIB[cpu]
+        if not low <= mebibytes <= high:
+            raise ConfigurationError("memory", f"between {low}Mi and {high}Mi with cpu {cpu!r}",
+                                     memory)
+
+
+def _check_env(env: Any, secret_env: Any, *, reserved: frozenset[str]) -> None:
+    """Plain and secret variables: names, Cloud Run's limits, each name set once."""
+    check_string_map("env", env, key_pattern=ENV_NAME, key_allowed=ENV_NAME_TEXT)
+    _check_secret_env(secret_env)
+    _check_env_limits({**env, **dict.fromkeys(secret_env, "")}, reserved=reserved)
+    for key in secret_env:
+        if key in env:
+            raise ConfigurationError(f"secret_env[{key!r}]", "a name not also set in env", key)
+
+
 def _check_secret_env(secret_env: Any) -> None:
     if not isinstance(secret_env, Mapping):
         raise ConfigurationError("secret_env", "a mapping of variable names to SecretEnv",
@@ -293,8 +305,7 @@ def _env_name(key: str) -> bool:
     return re.fullmatch(ENV_NAME, key) is not None
 
 
-def _check_env_limits(env: Mapping[str, str], *,
-                      reserved: frozenset[str] = limits.RESERVED_ENV_NAMES) -> None:
+def _check_env_limits(env: Mapping[str, str], *, reserved: frozenset[str]) -> None:
     """Cloud Run's own limits on environment variables (see :mod:`constructs_lib.limits`)."""
     if len(env) > limits.MAX_ENV_VARS:
         raise ConfigurationError("env", f"at most {limits.MAX_ENV_VARS} variables",
@@ -350,10 +361,7 @@ class JobOptions(_FromMapping):
     """Resource labels (at most 63). Default: none."""
 
     def __post_init__(self) -> None:
-        for name in ("env", "secret_env", "labels"):
-            value = getattr(self, name)
-            if isinstance(value, Mapping):
-                object.__setattr__(self, name, MappingProxyType(dict(value)))
+        _freeze(self, ("env", "secret_env", "labels"))
         if isinstance(self.command, (str, bytes)):
             raise ConfigurationError("command", "a list of strings", self.command)
         object.__setattr__(self, "command", check_strings("command", self.command))
@@ -370,23 +378,8 @@ class JobOptions(_FromMapping):
                      maximum=limits.JOB_MAX_TASK_TIMEOUT_SECONDS, integer=True)
         check_number("max_retries", self.max_retries, minimum=0,
                      maximum=limits.JOB_MAX_RETRIES, integer=True)
-        check_choice("cpu", self.cpu, CPU_VALUES)
-        check_string("memory", self.memory, pattern=MEMORY_PATTERN, allowed=MEMORY_TEXT)
-        if not is_token(self.memory) and not is_token(self.cpu):
-            mebibytes = int(self.memory[:-2]) * (1024 if self.memory.endswith("Gi") else 1)
-            low, high = CPU_MEMORY_MIB[self.cpu]
-            if not low <= mebibytes <= high:
-                raise ConfigurationError(
-                    "memory", f"between {low}Mi and {high}Mi with cpu {self.cpu!r}",
-                    self.memory)
-        check_string_map("env", self.env, key_pattern=ENV_NAME, key_allowed=ENV_NAME_TEXT)
-        _check_secret_env(self.secret_env)
-        _check_env_limits({**self.env, **dict.fromkeys(self.secret_env, "")},
-                          reserved=limits.RESERVED_JOB_ENV_NAMES)
-        for key in self.secret_env:
-            if key in self.env:
-                raise ConfigurationError(f"secret_env[{key!r}]",
-                                         "a name not also set in env", key)
+        _check_resources(self.cpu, self.memory)
+        _check_env(self.env, self.secret_env, reserved=limits.RESERVED_JOB_ENV_NAMES)
         check_bool("deletion_protection", self.deletion_protection)
         check_labels("labels", self.labels, max_count=limits.MAX_LABELS,
                      max_chars=limits.LABEL_MAX_CHARS)

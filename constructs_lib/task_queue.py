@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
 
 from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_google.cloud_tasks_queue import (

@@ -16,9 +16,6 @@ from cdktf_cdktf_provider_google.cloud_run_v2_job import (
     CloudRunV2JobTemplateTemplateContainersResources,
 )
 from cdktf_cdktf_provider_google.cloud_run_v2_job_iam_member import CloudRunV2JobIamMember
-from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import (
-    SecretManagerSecretIamMember,
-)
 from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
@@ -26,10 +23,9 @@ from . import defaults
 from .ids import fitted_id, member_identity, stable_id
 from .options import JobOptions
 from .policy import PolicyCheck
+from .runtime import check_runtime_account, grant_secret_access
 from .service_account import ServiceAccountLike
 from .validation import (
-    ACCOUNT_ID,
-    ACCOUNT_ID_TEXT,
     CLOUD_RUN_NAME,
     CLOUD_RUN_NAME_TEXT,
     LOCATION,
@@ -91,14 +87,7 @@ class WorkerJob(Construct):
         else:
             email, member = service_account.email, service_account.member
         self._service_account_email = email
-        self.secret_access = [
-            SecretManagerSecretIamMember(
-                self, stable_id(self, "secret-access", defaults.SECRET_ACCESSOR_ROLE, secret),
-                secret_id=secret.rsplit("/", 1)[-1],
-                project=secret.split("/")[1] if secret.startswith("projects/") else project,
-                role=defaults.SECRET_ACCESSOR_ROLE, member=member)
-            for secret in dict.fromkeys(ref.secret for ref in options.secret_env.values())
-        ]
+        self.secret_access = grant_secret_access(self, options.secret_env, member, project)
         self.resource = CloudRunV2Job(
             self,
             "job",
@@ -165,20 +154,7 @@ def check_worker_job_arguments(
     check_non_empty("image", image)
     if options is not None and not isinstance(options, JobOptions):
         raise ConfigurationError("options", "a JobOptions", options)
-    if service_account is not None:
-        if not isinstance(service_account, ServiceAccountLike):
-            raise ConfigurationError("service_account", "an account", service_account)
-        if runtime_account_id is not None:
-            raise ConfigurationError("runtime_account_id",
-                                     "left unset when service_account is given",
-                                     runtime_account_id)
-        email = service_account.email
-        if not is_token(email) and email.endswith("-compute@developer.gserviceaccount.com"):
-            raise ConfigurationError("service_account", "a dedicated service account, not the "
-                                     "default compute account", email)
-    else:
-        check_string("runtime_account_id", runtime_account_id or job_runtime_account_id_for(name),
-                     pattern=ACCOUNT_ID, allowed=ACCOUNT_ID_TEXT)
+    check_runtime_account(service_account, runtime_account_id, job_runtime_account_id_for(name))
 
 
 def job_runtime_account_id_for(job_name: str) -> str:

@@ -21,9 +21,6 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service import (
 from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
     CloudRunV2ServiceIamMember,
 )
-from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import (
-    SecretManagerSecretIamMember,
-)
 from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
@@ -31,10 +28,9 @@ from . import defaults
 from .ids import fitted_id, member_identity, stable_id
 from .options import ServiceOptions, StartupProbe, check_audiences
 from .policy import PolicyCheck
+from .runtime import check_runtime_account, grant_secret_access
 from .service_account import ServiceAccountLike
 from .validation import (
-    ACCOUNT_ID,
-    ACCOUNT_ID_TEXT,
     CLOUD_RUN_NAME,
     CLOUD_RUN_NAME_TEXT,
     LOCATION,
@@ -114,7 +110,7 @@ class WorkerService(Construct):
         else:
             email, member = service_account.email, service_account.member
         self._service_account_email = email
-        self.secret_access = self._grant_secret_access(member, options, project)
+        self.secret_access = grant_secret_access(self, options.secret_env, member, project)
 
         self.resource = CloudRunV2Service(
             self,
@@ -191,19 +187,6 @@ class WorkerService(Construct):
             )
         return self._invokers[key]
 
-    def _grant_secret_access(self, member: str, options: ServiceOptions,
-                             project: str | None) -> list[SecretManagerSecretIamMember]:
-        """``roles/secretmanager.secretAccessor`` for the runtime account, on each secret
-        the environment reads, and on nothing else."""
-        grants = []
-        for secret in dict.fromkeys(ref.secret for ref in options.secret_env.values()):
-            secret_project = secret.split("/")[1] if secret.startswith("projects/") else project
-            grants.append(SecretManagerSecretIamMember(
-                self, stable_id(self, "secret-access", defaults.SECRET_ACCESSOR_ROLE, secret),
-                secret_id=secret.rsplit("/", 1)[-1], project=secret_project,
-                role=defaults.SECRET_ACCESSOR_ROLE, member=member))
-        return grants
-
 
 def check_worker_service_arguments(
     *, name: str, location: str = defaults.LOCATION, image: str = defaults.IMAGE,
@@ -221,23 +204,7 @@ def check_worker_service_arguments(
         raise ConfigurationError("options", "a ServiceOptions", options)
     audiences = list(dict.fromkeys(check_strings("custom_audiences", custom_audiences)))
     check_audiences(audiences)
-    if service_account is not None:
-        if not isinstance(service_account, ServiceAccountLike):
-            raise ConfigurationError(
-                "service_account", "an account (InvokerServiceAccount, or "
-                "InvokerServiceAccount.from_email(...))", service_account)
-        if runtime_account_id is not None:
-            raise ConfigurationError("runtime_account_id",
-                                     "left unset when service_account is given",
-                                     runtime_account_id)
-        email = service_account.email
-        if not is_token(email) and email.endswith("-compute@developer.gserviceaccount.com"):
-            raise ConfigurationError(
-                "service_account", "a dedicated service account, not the default compute "
-                "account", email)
-    else:
-        check_string("runtime_account_id", runtime_account_id or runtime_account_id_for(name),
-                     pattern=ACCOUNT_ID, allowed=ACCOUNT_ID_TEXT)
+    check_runtime_account(service_account, runtime_account_id, runtime_account_id_for(name))
     return audiences
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import cdktf
 
-from constructs_lib._provider import PROVIDER_PACKAGE, loaded_submodules
+from constructs_lib._provider import PROVIDER_PACKAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 
