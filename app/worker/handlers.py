@@ -12,6 +12,11 @@
 The model comes from the first parameter's annotation (or ``model=``). ``async def`` handlers
 run on the event loop and must not block; plain ``def`` handlers run in a worker thread. The
 return value (JSON-serialisable or None) is sent back in the response's ``result``.
+
+A kind runs as a request (``POST /tasks``) or as a Cloud Run job task (``python -m app.job``,
+docs/job.md) with the same handler: ``ctx.job`` is set in a job, and ``ctx.task_index`` /
+``ctx.task_count`` (0 and 1 for a request) say which share of the work is this task's, e.g.
+``for item in ctx.shard(payload.items): ...``.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +36,25 @@ from app.worker.headers import CloudTasksHeaders
 
 _KIND = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
+T = TypeVar("T")
+
 HandlerFunc = Callable[[Any, "TaskContext"], Any] | Callable[[Any, "TaskContext"], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """Where a job task runs: Cloud Run's ``CLOUD_RUN_*`` variables, read by ``app.job``."""
+
+    task_index: int
+    """``CLOUD_RUN_TASK_INDEX``: 0 to ``task_count - 1``."""
+    task_count: int
+    """``CLOUD_RUN_TASK_COUNT``: tasks in this execution."""
+    attempt: int = 0
+    """``CLOUD_RUN_TASK_ATTEMPT``: retries of this task before this one (0 on the first try)."""
+    execution: str | None = None
+    """``CLOUD_RUN_EXECUTION``: the execution's short name."""
+    job: str | None = None
+    """``CLOUD_RUN_JOB``: the job's short name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +63,44 @@ class TaskContext:
 
     kind: str
     headers: CloudTasksHeaders
+    """Empty (every field None) in a job: a job task gets no Cloud Tasks headers."""
     caller: Caller | None
-    """None when ``WORKER_AUTH=disabled``."""
+    """None when ``WORKER_AUTH=disabled``, and in a job (Cloud Run checked the OAuth token)."""
+    job: JobRun | None = None
+    """Set when the handler runs as a Cloud Run job task; None for a request."""
+
+    @classmethod
+    def for_job(cls, kind: str, job: JobRun) -> TaskContext:
+        """The context of a job task: no request headers, no caller."""
+        return cls(kind=kind, headers=CloudTasksHeaders(), caller=None, job=job)
 
     @property
     def task_name(self) -> str | None:
+        """The Cloud Tasks task name (requests only; None in a job)."""
         return self.headers.task_name
 
     @property
     def retry_count(self) -> int:
+        """Attempts before this one: Cloud Tasks' retry count, or the job task's attempt."""
+        if self.job is not None:
+            return self.job.attempt
         return self.headers.retry_count or 0
+
+    @property
+    def task_index(self) -> int:
+        """This task's share of the work: the job task's index, 0 for a request."""
+        return self.job.task_index if self.job is not None else 0
+
+    @property
+    def task_count(self) -> int:
+        """Into how many shares the work is split: the job's task count, 1 for a request."""
+        return self.job.task_count if self.job is not None else 1
+
+    def shard(self, items: Iterable[T]) -> list[T]:
+        """The items this task handles: those at positions ``i % task_count == task_index``
+        (every item for a request)."""
+        count, index = self.task_count, self.task_index
+        return [item for position, item in enumerate(items) if position % count == index]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
-"""Example task kinds: ``echo``, ``send_email`` and ``resize_image``.
+"""Example task kinds: ``echo``, ``send_email``, ``resize_image`` and ``resize_images``.
 
 They do no real I/O; each shows where the real call goes and how its failures map to
-:class:`TransientError` (retry) or :class:`PermanentError` (dead-letter).
+:class:`TransientError` (retry) or :class:`PermanentError` (dead-letter). ``resize_images`` is
+a batch that shards: as a Cloud Run job task (``python -m app.job``) each task resizes its
+share, as a request the worker resizes them all.
 """
 
 from __future__ import annotations
@@ -70,3 +72,25 @@ def resize_image(payload: ResizeImage, ctx: TaskContext) -> dict[str, Any]:
     # download ``source`` (not found -> PermanentError, 5xx -> TransientError), resize, upload.
     stem = payload.source.rsplit(".", 1)[0]
     return {"output": f"{stem}-{payload.width}x{payload.height}.{payload.format}"}
+
+
+ImageUrl = Annotated[str, StringConstraints(pattern=r"^(gs|https)://\S+$", max_length=2048)]
+
+
+class ResizeImages(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[ImageUrl] = Field(min_length=1, max_length=1000)
+    width: int = Field(ge=1, le=10_000)
+    height: int = Field(ge=1, le=10_000)
+    format: Literal["jpeg", "png", "webp"] = "jpeg"
+
+
+@registry.handler("resize_images")
+def resize_images(payload: ResizeImages, ctx: TaskContext) -> dict[str, Any]:
+    # Sharding: job task i of n takes sources i, i+n, i+2n... (a request takes them all), so
+    # the n tasks of an execution split the batch without talking to each other.
+    mine = ctx.shard(payload.sources)
+    size = f"{payload.width}x{payload.height}"
+    outputs = [f"{source.rsplit('.', 1)[0]}-{size}.{payload.format}" for source in mine]
+    return {"task_index": ctx.task_index, "task_count": ctx.task_count, "outputs": outputs}

@@ -76,7 +76,8 @@ def test_listens_on_port_from_the_environment():
 def test_image_holds_only_the_worker_and_its_pinned_requirements():
     copies = instructions("COPY")
     sources = [copy.split()[0] for copy in copies]
-    assert sources == ["app/requirements.txt", "app/__init__.py", "app/worker/"]
+    # app/job/: the job entrypoint (python -m app.job) runs the worker's handlers from this image.
+    assert sources == ["app/requirements.txt", "app/__init__.py", "app/worker/", "app/job/"]
     (install, *_) = [run for run in instructions("RUN") if "pip install" in run]
     assert "--no-deps" in install and "-r /srv/app/requirements.txt" in install
 
@@ -88,7 +89,7 @@ def test_dockerignore_is_an_allow_list():
         if line.strip() and not line.startswith("#")
     ]
     assert lines[0] == "*"
-    assert {"!app/__init__.py", "!app/requirements.txt", "!app/worker/"} <= set(lines)
+    assert {"!app/__init__.py", "!app/requirements.txt", "!app/worker/", "!app/job/"} <= set(lines)
 
 
 def test_requirements_are_exact_pins_matching_the_tested_versions():
