@@ -7,6 +7,8 @@ they do not skip: install it with ``bash reliability/checkov_setup.sh``.
 
 from __future__ import annotations
 
+import json
+
 import os
 from collections import Counter
 from pathlib import Path
@@ -84,9 +86,12 @@ def test_shipped_stacks_with_enqueuers_scan_clean(checkov, shipped_stacks_with_e
         assert result.failed == [], result.problems
         assert result.load_errors == [], result.load_errors
         passed = Counter(f.check_id for f in result.passed if f.custom)
-        # One queue grant and one actAs grant per enqueuer, each checked and passing.
-        assert passed["CKV_TASKS_2"] == len(enqueuers), (result.stack, passed)
-        assert passed["CKV_TASKS_3"] == len(enqueuers), (result.stack, passed)
+        # One queue grant and one actAs grant per enqueuer and queue (a stack may hold a
+        # job's queue next to the worker's), each checked and passing.
+        queues = len(json.loads(Path(result.path).read_text())["resource"][
+            "google_cloud_tasks_queue"])
+        assert passed["CKV_TASKS_2"] == len(enqueuers) * queues, (result.stack, passed)
+        assert passed["CKV_TASKS_3"] == len(enqueuers) * queues, (result.stack, passed)
         assert all(passed[f"CKV_TASKS_{n}"] > 0 for n in (1, 5, 6)), (result.stack, passed)
         assert result.ok, result.problems
 
