@@ -6,22 +6,42 @@
         enq.enqueue_many(TaskSpec("echo", {"n": i}) for i in range(100))
 
 A stack with several patterns: ``from_outputs_file("outputs.json", "dev", pattern="orders")``.
+
+Job tasks (start a Cloud Run job execution through jobs.run, docs/job.md)::
+
+    from app.enqueue import JobEnqueuer
+    with JobEnqueuer.from_outputs_file("outputs.json", stack="dev") as enq:
+        enq.enqueue("resize_images", {"sources": [...], "width": 64, "height": 64}, task_count=4)
 """
 
-from app.enqueue.enqueuer import BulkResult, EnqueueResult, TaskEnqueuer
+from app.enqueue.enqueuer import BaseEnqueuer, BulkResult, EnqueueResult, TaskEnqueuer
 from app.enqueue.errors import EnqueueError, OutputsError, TaskSpecError
-from app.enqueue.outputs import StackOutputs, load_outputs, write_outputs
+from app.enqueue.jobs import JobEnqueuer, JobSpec, build_job_task, run_job_request
+from app.enqueue.outputs import (
+    JobOutputs,
+    StackOutputs,
+    load_job_outputs,
+    load_outputs,
+    write_outputs,
+)
 from app.enqueue.tasks import TaskSpec
 
 __all__ = [
+    "BaseEnqueuer",
     "BulkResult",
     "EnqueueError",
     "EnqueueResult",
+    "JobEnqueuer",
+    "JobOutputs",
+    "JobSpec",
     "OutputsError",
     "StackOutputs",
     "TaskEnqueuer",
     "TaskSpec",
     "TaskSpecError",
+    "build_job_task",
+    "load_job_outputs",
     "load_outputs",
+    "run_job_request",
     "write_outputs",
 ]

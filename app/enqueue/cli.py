@@ -1,5 +1,8 @@
 """Command line: ``python -m app.enqueue`` (see docs/enqueuer.md for every flag).
 
+``--job`` creates job tasks instead (each starts one execution of the stack's Cloud Run job
+through jobs.run, with the payload in the container override; docs/job.md).
+
 Exit status: 0 all tasks exist on the queue (created or duplicate), 1 some task failed after
 retries, 2 bad input (outputs file, JSON, task id, size...) with nothing sent.
 """
@@ -16,9 +19,10 @@ from google.cloud import tasks_v2
 
 from app.enqueue import defaults
 from app.enqueue.client import default_retry, emulator_target
-from app.enqueue.enqueuer import BulkResult, TaskEnqueuer
+from app.enqueue.enqueuer import BaseEnqueuer, BulkResult, TaskEnqueuer
 from app.enqueue.errors import EnqueueError, TaskSpecError
-from app.enqueue.outputs import load_outputs
+from app.enqueue.jobs import JobEnqueuer, JobSpec
+from app.enqueue.outputs import load_job_outputs, load_outputs
 from app.enqueue.tasks import TaskSpec, load_jsonl
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -27,7 +31,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m app.enqueue",
-        description="Create HTTP tasks for the worker on the Cloud Tasks queue of a deployed stack.",
+        description="Create HTTP tasks for the worker on the Cloud Tasks queue of a deployed stack "
+                    "(with --job: tasks that start the stack's Cloud Run job).",
     )
     p.add_argument("--outputs", default=defaults.OUTPUTS_PATH, metavar="PATH",
                    help="outputs file from `cdktf deploy --outputs-file` (default: %(default)s)")
@@ -49,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="schedule the task this many seconds ahead (max 30 days)")
     what.add_argument("--count", type=int, default=1, metavar="N",
                       help="bulk: send the --kind/--data task N times (ids ID-0..ID-N-1 with --task-id)")
+    job = p.add_argument_group("job runs (--job: each task starts one execution of the stack's "
+                               "Cloud Run job through jobs.run)")
+    job.add_argument("--job", action="store_true",
+                     help="create job tasks: read job_run_url, job_queue_path, job_invoker_email "
+                          "from the outputs file; the payload goes in the TASK_PAYLOAD override")
+    job.add_argument("--task-count", type=int, metavar="N",
+                     help=f"override the job's task count (1 to {defaults.JOB_MAX_TASKS}; "
+                          "default: the job's)")
+    job.add_argument("--task-timeout", type=int, metavar="SECONDS",
+                     help="override the job's task timeout, whole seconds "
+                          f"(1 to {defaults.JOB_MAX_TIMEOUT_S}; default: the job's)")
+    job.add_argument("--container", metavar="NAME",
+                     help="container the override applies to (jobs with several containers)")
     tune = p.add_argument_group("tuning")
     tune.add_argument("--concurrency", type=int, default=defaults.CONCURRENCY, metavar="N",
                       help="bulk: concurrent create calls over the one client (default: %(default)s)")
@@ -70,14 +88,19 @@ def main(argv: Optional[Sequence[str]] = None, *, client: Optional[tasks_v2.Clou
     args = build_parser().parse_args(argv)
     try:
         specs, bulk = _specs(args)
-        outputs = load_outputs(args.outputs, args.stack, args.pattern)
         emulator = emulator_target(args.emulator)
         if args.retry_deadline <= 0:
             raise EnqueueError(f"--retry-deadline must be > 0 seconds, got {args.retry_deadline}")
         if not 1 <= args.concurrency <= defaults.MAX_CONCURRENCY:
             raise EnqueueError(f"--concurrency must be 1 to {defaults.MAX_CONCURRENCY}, got {args.concurrency}")
-        enq = TaskEnqueuer(outputs, client=client, emulator=emulator, timeout=args.timeout,
-                           retry=default_retry(args.retry_deadline), hash_task_ids=not args.no_hash_prefix)
+        options: dict[str, Any] = dict(client=client, emulator=emulator, timeout=args.timeout,
+                                       retry=default_retry(args.retry_deadline),
+                                       hash_task_ids=not args.no_hash_prefix)
+        enq: BaseEnqueuer
+        if args.job:
+            enq = JobEnqueuer(load_job_outputs(args.outputs, args.stack, args.pattern), **options)
+        else:
+            enq = TaskEnqueuer(load_outputs(args.outputs, args.stack, args.pattern), **options)
         if args.dry_run:
             for task in [enq.build(s) for s in specs]:
                 print(json.dumps(_task_json(task), sort_keys=True))
@@ -99,13 +122,21 @@ def main(argv: Optional[Sequence[str]] = None, *, client: Optional[tasks_v2.Clou
     return _report(result)
 
 
-def _specs(args: argparse.Namespace) -> tuple[list[TaskSpec], bool]:
+_JOB_FLAGS = ("task_count", "task_timeout", "container")
+
+
+def _specs(args: argparse.Namespace) -> tuple[list[Any], bool]:
+    if not args.job:
+        for flag in _JOB_FLAGS:
+            if getattr(args, flag) is not None:
+                raise EnqueueError(f"--{flag.replace('_', '-')} applies to job tasks: add --job")
     if args.jsonl is not None:
-        for flag, default in (("data", "{}"), ("task_id", None), ("delay", 0.0), ("count", 1)):
+        flags = (("data", "{}"), ("task_id", None), ("delay", 0.0), ("count", 1))
+        for flag, default in flags + tuple((name, None) for name in _JOB_FLAGS):
             if getattr(args, flag) != default:
                 raise EnqueueError(f"--{flag.replace('_', '-')} applies to --kind, not --jsonl "
                                    "(put it on each JSONL line instead)")
-        return _read_jsonl(args.jsonl), True
+        return _read_jsonl(args.jsonl, JobSpec if args.job else TaskSpec), True
     try:
         data = json.loads(args.data)
     except json.JSONDecodeError as exc:
@@ -115,30 +146,38 @@ def _specs(args: argparse.Namespace) -> tuple[list[TaskSpec], bool]:
     if args.count < 1:
         raise EnqueueError(f"--count must be >= 1, got {args.count}")
     if args.count == 1:
-        return [TaskSpec(args.kind, data, args.task_id, args.delay)], False
-    return list(_repeat(args.kind, data, args.task_id, args.delay, args.count)), True
+        return [_spec(args, data, args.task_id)], False
+    return list(_repeat(args, data, args.count)), True
 
 
-def _repeat(kind: str, data: dict[str, Any], task_id: Optional[str], delay: float, n: int) -> Iterator[TaskSpec]:
+def _spec(args: argparse.Namespace, data: dict[str, Any], task_id: Optional[str]) -> Any:
+    if args.job:
+        return JobSpec(args.kind, data, task_count=args.task_count,
+                       timeout_seconds=args.task_timeout, task_id=task_id,
+                       delay_seconds=args.delay, container=args.container)
+    return TaskSpec(args.kind, data, task_id, args.delay)
+
+
+def _repeat(args: argparse.Namespace, data: dict[str, Any], n: int) -> Iterator[Any]:
     for i in range(n):
-        yield TaskSpec(kind, data, f"{task_id}-{i}" if task_id else None, delay)
+        yield _spec(args, data, f"{args.task_id}-{i}" if args.task_id else None)
 
 
-def _read_jsonl(path: str) -> list[TaskSpec]:
+def _read_jsonl(path: str, spec: Any) -> list[Any]:
     if path == "-":
-        return load_jsonl(sys.stdin, "stdin")
+        return load_jsonl(sys.stdin, "stdin", spec)
     try:
         with open(path, encoding="utf-8") as stream:
-            return load_jsonl(stream, path)
+            return load_jsonl(stream, path, spec)
     except FileNotFoundError:
         raise EnqueueError(f"JSONL file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise EnqueueError(f"cannot read JSONL file {path}: {exc}") from None
 
 
-def _single(enq: TaskEnqueuer, spec: TaskSpec) -> int:
+def _single(enq: BaseEnqueuer, spec: Any) -> int:
     try:
-        res = enq.enqueue(spec.kind, spec.data, task_id=spec.task_id, delay_seconds=spec.delay_seconds)
+        res = enq.enqueue_spec(spec)
     except gexc.GoogleAPIError as exc:
         print(f"error: creating the task failed: {exc}", file=sys.stderr)
         return EXIT_FAILED

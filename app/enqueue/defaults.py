@@ -72,3 +72,28 @@ MAX_CONCURRENCY = 256
 #: Hosts to which plain http (no TLS) service URLs are allowed: the OIDC token must never
 #: travel in clear text to anything but this machine.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+# --- Job tasks: Cloud Tasks -> Cloud Run Admin API v2 jobs.run (docs/job.md) ---
+#: Outputs of a job pattern, unprefixed or as ``<pattern>_<name>``; none needs the service's.
+JOB_OUTPUT_NAMES = ("job_name", "job_run_url", "job_queue_path", "job_invoker_email")
+#: OAuth scope of the invoker's access token (jobs.run's documented scope).
+OAUTH_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+#: https hosts an OAuth access token may be sent to: Google APIs only.
+GOOGLE_API_DOMAIN = ".googleapis.com"
+#: Path of jobs.run: ``POST /v2/projects/P/locations/L/jobs/J:run``.
+JOB_RUN_PATH_RE = re.compile(
+    r"^/v2/projects/(?P<project>[^/\s:]+)/locations/(?P<location>[^/\s:]+)"
+    r"/jobs/(?P<job>[^/\s:]+):run$"
+)
+#: Cloud Run job name: a DNS label of at most 49 characters.
+JOB_NAME_RE = re.compile(r"^[a-z](?:[-a-z0-9]{0,47}[a-z0-9])?$")
+#: Container name in a container override: a DNS label.
+CONTAINER_NAME_RE = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+#: Environment variable of the override that carries the ``{"kind", "data"}`` payload.
+PAYLOAD_ENV = "TASK_PAYLOAD"
+#: An env var's value is at most 32768 bytes (google.cloud.run.v2.EnvVar): the payload's limit.
+MAX_ENV_VALUE_BYTES = 32768
+#: Tasks per execution, 1 to 10000 (Cloud Run jobs).
+JOB_MAX_TASKS = 10000
+#: Task timeout, 1 s to 168 hours (Cloud Run jobs; above 24 h in preview).
+JOB_MAX_TIMEOUT_S = 168 * 3600

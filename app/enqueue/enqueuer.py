@@ -1,7 +1,8 @@
 """``TaskEnqueuer``: create worker tasks on the queue named in a stack's outputs.
 
-One long-lived ``CloudTasksClient`` (created on first use, shared by all threads), an explicit
-retry and timeout on every ``create_task``, and a bulk mode with bounded concurrency.
+``BaseEnqueuer`` holds what it shares with ``JobEnqueuer`` (app/enqueue/jobs.py): one
+long-lived ``CloudTasksClient`` (created on first use, shared by all threads), an explicit retry
+and timeout on every ``create_task``, and a bulk mode with bounded concurrency.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence, TypeVar
 
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
@@ -26,6 +27,8 @@ from app.enqueue.outputs import PathLike, StackOutputs, load_outputs
 from app.enqueue.tasks import TaskSpec, build_task
 
 CREATED, DUPLICATE, FAILED = "created", "duplicate", "failed"
+
+E = TypeVar("E", bound="BaseEnqueuer")
 
 
 @dataclass(frozen=True)
@@ -90,17 +93,17 @@ class BulkResult:
         }
 
 
-class TaskEnqueuer:
-    """Create HTTP POST tasks for the worker described by a stack's outputs (to its ``task_url``).
+class BaseEnqueuer:
+    """What every enqueuer shares: the one client, the retry and timeout of each
+    ``create_task``, ALREADY_EXISTS as a duplicate, and the bulk mode.
 
-    ``client`` may be injected (tests, custom transports); otherwise one client is built on
-    first use, for ``emulator`` (HOST:PORT, insecure gRPC) or Cloud Tasks with Application
-    Default Credentials. Validation errors (``EnqueueError``) are raised before any RPC.
+    Subclasses set ``outputs`` (with a ``queue_path``) and ``build(spec) -> tasks_v2.Task``.
     """
+
+    outputs: Any
 
     def __init__(
         self,
-        outputs: StackOutputs,
         *,
         client: Optional[tasks_v2.CloudTasksClient] = None,
         emulator: Optional[str] = None,
@@ -110,7 +113,6 @@ class TaskEnqueuer:
     ) -> None:
         if timeout <= 0:
             raise EnqueueError(f"timeout must be > 0 seconds, got {timeout!r}")
-        self.outputs = outputs
         self.retry = retry if retry is not None else default_retry()
         self.timeout = timeout
         # A plain number would be a deadline from the first attempt (api_core's
@@ -123,21 +125,6 @@ class TaskEnqueuer:
         self._owns_client = client is None
         self._lock = threading.Lock()
 
-    @classmethod
-    def from_outputs_file(
-        cls,
-        path: PathLike = defaults.OUTPUTS_PATH,
-        stack: Optional[str] = None,
-        pattern: Optional[str] = None,
-        **kwargs: Any,
-    ) -> "TaskEnqueuer":
-        """Read the outputs file and build an enqueuer; tasks go to the outputs' ``task_url``.
-
-        ``stack``: default the only one in the file. ``pattern``: one pattern of a stack with
-        several (default: the stack's unprefixed outputs, or its only pattern).
-        """
-        return cls(load_outputs(path, stack, pattern), **kwargs)
-
     @property
     def client(self) -> tasks_v2.CloudTasksClient:
         """The one client, created on first use and reused by every call and thread."""
@@ -147,26 +134,17 @@ class TaskEnqueuer:
                     self._client = make_client(self._emulator)
         return self._client
 
-    def build(self, spec: TaskSpec) -> tasks_v2.Task:
+    def build(self, spec: Any) -> tasks_v2.Task:
         """The Task message for ``spec`` (validated; no RPC)."""
-        return build_task(spec, self.outputs, hash_prefix=self.hash_task_ids)
+        raise NotImplementedError
 
-    def enqueue(
-        self,
-        kind: str,
-        data: Optional[Mapping[str, Any]] = None,
-        *,
-        task_id: Optional[str] = None,
-        delay_seconds: float = 0.0,
-    ) -> EnqueueResult:
-        """Create one task; ALREADY_EXISTS is returned as a duplicate, other errors raise."""
-        spec = TaskSpec(kind=kind, data=data if data is not None else {}, task_id=task_id,
-                        delay_seconds=delay_seconds)
+    def enqueue_spec(self, spec: Any) -> EnqueueResult:
+        """Create the task for one spec; ALREADY_EXISTS is a duplicate, other errors raise."""
         return self._create(self.build(spec))
 
     def enqueue_many(
         self,
-        specs: Iterable[TaskSpec],
+        specs: Iterable[Any],
         *,
         concurrency: int = defaults.CONCURRENCY,
         progress: bool = False,
@@ -223,7 +201,7 @@ class TaskEnqueuer:
             self._client.transport.close()
             self._client = None
 
-    def __enter__(self) -> "TaskEnqueuer":
+    def __enter__(self: E) -> E:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -245,6 +223,62 @@ class TaskEnqueuer:
             return self._create(task, index)
         except gexc.GoogleAPIError as exc:
             return EnqueueResult(FAILED, task.name or None, index, error=_describe_error(exc))
+
+
+
+class TaskEnqueuer(BaseEnqueuer):
+    """Create HTTP POST tasks for the worker described by a stack's outputs (to its ``task_url``).
+
+    ``client`` may be injected (tests, custom transports); otherwise one client is built on
+    first use, for ``emulator`` (HOST:PORT, insecure gRPC) or Cloud Tasks with Application
+    Default Credentials. Validation errors (``EnqueueError``) are raised before any RPC.
+    """
+
+    def __init__(
+        self,
+        outputs: StackOutputs,
+        *,
+        client: Optional[tasks_v2.CloudTasksClient] = None,
+        emulator: Optional[str] = None,
+        retry: Optional[gretry.Retry] = None,
+        timeout: float = defaults.CREATE_TIMEOUT_S,
+        hash_task_ids: bool = True,
+    ) -> None:
+        super().__init__(client=client, emulator=emulator, retry=retry, timeout=timeout,
+                         hash_task_ids=hash_task_ids)
+        self.outputs = outputs
+
+    @classmethod
+    def from_outputs_file(
+        cls,
+        path: PathLike = defaults.OUTPUTS_PATH,
+        stack: Optional[str] = None,
+        pattern: Optional[str] = None,
+        **kwargs: Any,
+    ) -> "TaskEnqueuer":
+        """Read the outputs file and build an enqueuer; tasks go to the outputs' ``task_url``.
+
+        ``stack``: default the only one in the file. ``pattern``: one pattern of a stack with
+        several (default: the stack's unprefixed outputs, or its only pattern).
+        """
+        return cls(load_outputs(path, stack, pattern), **kwargs)
+
+    def build(self, spec: TaskSpec) -> tasks_v2.Task:
+        """The Task message for ``spec`` (validated; no RPC)."""
+        return build_task(spec, self.outputs, hash_prefix=self.hash_task_ids)
+
+    def enqueue(
+        self,
+        kind: str,
+        data: Optional[Mapping[str, Any]] = None,
+        *,
+        task_id: Optional[str] = None,
+        delay_seconds: float = 0.0,
+    ) -> EnqueueResult:
+        """Create one task; ALREADY_EXISTS is returned as a duplicate, other errors raise."""
+        spec = TaskSpec(kind=kind, data=data if data is not None else {}, task_id=task_id,
+                        delay_seconds=delay_seconds)
+        return self._create(self.build(spec))
 
 
 def _describe_error(exc: BaseException) -> str:

@@ -11,6 +11,9 @@ stack, each holding that stack's outputs::
 
 A stack with several patterns writes each pattern's outputs under its name and an underscore
 (``orders_task_url``, ``invoices_task_url``, ...); ``pattern`` (``--pattern NAME``) picks one.
+A job pattern's outputs (``job_name``, ``job_run_url``, ``job_queue_path``,
+``job_invoker_email``) are read by ``load_job_outputs`` into ``JobOutputs``; a stack may hold
+both kinds, and neither reader needs the other's outputs.
 Everything is validated here so a bad file fails before any client or RPC exists.
 """
 
@@ -73,6 +76,36 @@ class StackOutputs:
         return {prefix + key: value for key, value in data.items()}
 
 
+@dataclass(frozen=True)
+class JobOutputs:
+    """What the enqueuer needs to start a stack's Cloud Run job through its queue.
+
+    Validated when built (from a file or by hand): the tasks carry an OAuth access token of
+    ``job_invoker_email`` to ``job_run_url``, so it must be an https Google API URL (plain http
+    only to loopback, for the local stand-in) of ``jobs.run`` for ``job_name``.
+    """
+
+    job_name: str
+    job_run_url: str
+    job_queue_path: str
+    job_invoker_email: str
+    stack: str = ""
+    pattern: str = ""
+
+    def __post_init__(self) -> None:
+        _check_job_outputs(self)
+
+    @property
+    def queue_path(self) -> str:
+        """The job's queue (``projects/P/locations/L/queues/Q``), where tasks are created."""
+        return self.job_queue_path
+
+    def to_json(self) -> dict[str, Any]:
+        """The outputs as written in an outputs file (``<pattern>_`` prefixed if set)."""
+        prefix = f"{self.pattern}_" if self.pattern else ""
+        return {prefix + name: getattr(self, name) for name in defaults.JOB_OUTPUT_NAMES}
+
+
 def load_outputs(
     path: PathLike = defaults.OUTPUTS_PATH,
     stack: Optional[str] = None,
@@ -83,6 +116,25 @@ def load_outputs(
     ``pattern`` picks one pattern of a stack with several (its ``<pattern>_*`` outputs); see
     ``parse_outputs``.
     """
+    document, source = _read_document(path)
+    return parse_outputs(document, stack=stack, source=source, pattern=pattern)
+
+
+def load_job_outputs(
+    path: PathLike = defaults.OUTPUTS_PATH,
+    stack: Optional[str] = None,
+    pattern: Optional[str] = None,
+) -> JobOutputs:
+    """Read ``path`` and return the job outputs of ``stack`` (or of the only stack in the file).
+
+    ``pattern``: the job pattern whose ``<pattern>_job_*`` outputs to read; see
+    ``parse_job_outputs``.
+    """
+    document, source = _read_document(path)
+    return parse_job_outputs(document, stack=stack, source=source, pattern=pattern)
+
+
+def _read_document(path: PathLike) -> tuple[Any, str]:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -99,7 +151,7 @@ def load_outputs(
         raise OutputsError(
             f"outputs file {p} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
-    return parse_outputs(document, stack=stack, source=str(p), pattern=pattern)
+    return document, str(p)
 
 
 def parse_outputs(
@@ -114,6 +166,51 @@ def parse_outputs(
     but outputs of exactly one pattern (``orders_service_url``, ...), that pattern's; with
     several patterns an ``OutputsError`` names them. With ``pattern``: that pattern's outputs.
     """
+    stack, values = _stack_values(document, stack, source)
+    chosen = _choose_pattern(values, pattern, f"stack {stack!r} in {source}")
+    return _stack_outputs(values, stack=stack, source=source, pattern=chosen)
+
+
+def parse_job_outputs(
+    document: Any,
+    stack: Optional[str] = None,
+    source: str = "outputs",
+    pattern: Optional[str] = None,
+) -> JobOutputs:
+    """Validate a decoded outputs document and pick one stack's job outputs.
+
+    Without ``pattern``: the unprefixed ``job_*`` outputs; if there are none but exactly one
+    pattern has ``<pattern>_job_run_url``, that pattern's; with several an ``OutputsError``
+    names them. With ``pattern``: that pattern's ``<pattern>_job_*`` outputs. The service
+    outputs (``service_url``, ...) are neither needed nor read.
+    """
+    stack, values = _stack_values(document, stack, source)
+    where = f"stack {stack!r} in {source}"
+    chosen = _choose_job_pattern(values, pattern, where)
+    if chosen:
+        where = f"pattern {chosen!r} of {where}"
+    prefix = f"{chosen}_" if chosen else ""
+    keys = [prefix + name for name in defaults.JOB_OUTPUT_NAMES]
+    missing = [key for key in keys if key not in values]
+    if missing:
+        raise OutputsError(
+            f"{where} lacks job output(s) {', '.join(missing)}; present: "
+            f"{', '.join(sorted(values)) or 'none'} (a job pattern writes {', '.join(keys)})"
+        )
+    strings: dict[str, str] = {}
+    for name, key in zip(defaults.JOB_OUTPUT_NAMES, keys):
+        value = values[key]
+        if not isinstance(value, str) or not value.strip():
+            raise OutputsError(f"{where}: output {key} must be a non-empty string, got {value!r}")
+        strings[name] = value.strip()
+    try:
+        return JobOutputs(stack=stack, pattern=chosen, **strings)
+    except OutputsError as exc:
+        raise OutputsError(f"{where}: {exc}") from None
+
+
+def _stack_values(document: Any, stack: Optional[str], source: str) -> tuple[str, dict[str, Any]]:
+    """The chosen stack's name and outputs (the only stack when ``stack`` is None)."""
     if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
         raise OutputsError(
             f"{source} must be a JSON object of stacks, like "
@@ -133,23 +230,24 @@ def parse_outputs(
         raise OutputsError(
             f"stack {stack!r} not found in {source}; stacks present: {', '.join(stacks)}"
         )
-    values = document[stack]
-    chosen = _choose_pattern(values, pattern, f"stack {stack!r} in {source}")
-    return _stack_outputs(values, stack=stack, source=source, pattern=chosen)
+    return stack, document[stack]
+
+
+AnyOutputs = Union[StackOutputs, JobOutputs]
 
 
 def write_outputs(
-    path: PathLike, outputs: Mapping[str, Union[StackOutputs, Iterable[StackOutputs]]]
+    path: PathLike, outputs: Mapping[str, Union[AnyOutputs, Iterable[AnyOutputs]]]
 ) -> Path:
     """Write an outputs file (same schema as cdktf's) for the given stacks; used by the demo.
 
     Each stack maps to its outputs, or to the outputs of several patterns (distinct
-    ``pattern`` names, written as ``<pattern>_<name>`` keys).
+    ``pattern`` names, written as ``<pattern>_<name>`` keys), service or job ones.
     """
     body: dict[str, dict[str, Any]] = {}
     for name, sets in outputs.items():
         values: dict[str, Any] = {}
-        for out in [sets] if isinstance(sets, StackOutputs) else sets:
+        for out in [sets] if isinstance(sets, (StackOutputs, JobOutputs)) else sets:
             data = out.to_json()
             twice = sorted(set(data) & set(values))
             if twice:
@@ -169,13 +267,112 @@ def _patterns(values: Mapping[str, Any]) -> list[str]:
     """Names of the patterns with at least one ``<pattern>_<output>`` key, sorted."""
     found = set()
     for key in values:
-        if not isinstance(key, str):
+        if not isinstance(key, str) or _is_job_output(key):
             continue
         for name in defaults.OUTPUT_NAMES:
             prefix = key[: -len(name) - 1]
             if key.endswith("_" + name) and defaults.PATTERN_RE.match(prefix):
                 found.add(prefix)
     return sorted(found)
+
+
+def _is_job_output(key: str) -> bool:
+    """``job_queue_path`` is a job output, not the ``queue_path`` of a pattern named ``job``."""
+    return any(key == name or key.endswith("_" + name) for name in defaults.JOB_OUTPUT_NAMES)
+
+
+def _job_patterns(values: Mapping[str, Any]) -> list[str]:
+    """Names of the job patterns (with a ``<pattern>_job_run_url`` output), sorted."""
+    suffix = "_job_run_url"
+    return sorted(key[: -len(suffix)] for key in values
+                  if isinstance(key, str) and key.endswith(suffix)
+                  and defaults.PATTERN_RE.match(key[: -len(suffix)]))
+
+
+def _choose_job_pattern(values: Mapping[str, Any], pattern: Optional[str], where: str) -> str:
+    """The job pattern whose outputs to read; ``""`` for the unprefixed ``job_*`` ones."""
+    patterns = _job_patterns(values)
+    if pattern is not None:
+        if not isinstance(pattern, str) or not defaults.PATTERN_RE.match(pattern):
+            raise OutputsError(
+                f"pattern {pattern!r} is not a pattern name: a lower-case letter, then lower-case "
+                "letters, digits or '_'"
+            )
+        if pattern in patterns:
+            return pattern
+        raise OutputsError(
+            f"job pattern {pattern!r} not found in {where}; job patterns present: "
+            f"{', '.join(patterns) or 'none'}"
+            + (" (the unprefixed job_* outputs: leave out --pattern)"
+               if "job_run_url" in values else "")
+        )
+    if "job_run_url" in values or any(name in values for name in defaults.JOB_OUTPUT_NAMES):
+        return ""
+    if len(patterns) == 1:
+        return patterns[0]
+    if patterns:
+        raise OutputsError(
+            f"{where} holds several job patterns ({', '.join(patterns)}); "
+            "choose one with --pattern NAME"
+        )
+    raise OutputsError(
+        f"{where} has no job outputs ({', '.join(defaults.JOB_OUTPUT_NAMES)}): deploy a stack "
+        "with a job pattern (CloudTasksToCloudRunJob), or send worker tasks without --job"
+    )
+
+
+def _check_job_outputs(out: JobOutputs) -> None:
+    prefix = f"{out.pattern}_" if out.pattern else ""
+    for name in defaults.JOB_OUTPUT_NAMES:
+        value = getattr(out, name)
+        if not isinstance(value, str) or not value.strip():
+            raise OutputsError(f"output {prefix}{name} must be a non-empty string, got {value!r}")
+    if not defaults.JOB_NAME_RE.match(out.job_name):
+        raise OutputsError(
+            f"output {prefix}job_name {out.job_name!r} is not a Cloud Run job name "
+            "(a lower-case letter, then letters, digits or '-', at most 49)"
+        )
+    what = f"output {prefix}job_run_url"
+    parts = urlsplit(out.job_run_url)
+    host = parts.hostname or ""
+    if parts.scheme == "https":
+        if not host.endswith(defaults.GOOGLE_API_DOMAIN):
+            raise OutputsError(
+                f"{what} {out.job_run_url!r}: the tasks carry an OAuth access token, sent only "
+                f"to Google APIs (https://*{defaults.GOOGLE_API_DOMAIN}, e.g. "
+                "https://run.googleapis.com/v2/projects/P/locations/L/jobs/J:run)"
+            )
+    elif parts.scheme == "http":
+        if host not in defaults.LOOPBACK_HOSTS:
+            raise OutputsError(
+                f"{what} {out.job_run_url!r} uses plain http; only https is allowed (http only "
+                f"for {', '.join(sorted(defaults.LOOPBACK_HOSTS))}: the local jobs.run stand-in)"
+            )
+    else:
+        raise OutputsError(f"{what} {out.job_run_url!r} must be an absolute https URL")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise OutputsError(f"{what} {out.job_run_url!r} must not carry a query, fragment or user")
+    match = defaults.JOB_RUN_PATH_RE.match(parts.path)
+    if not match:
+        raise OutputsError(
+            f"{what} {out.job_run_url!r} is not jobs.run: its path must be "
+            "/v2/projects/P/locations/L/jobs/J:run"
+        )
+    if match["job"] != out.job_name:
+        raise OutputsError(
+            f"{what} {out.job_run_url!r} runs job {match['job']!r}, but {prefix}job_name is "
+            f"{out.job_name!r}"
+        )
+    if not defaults.QUEUE_PATH_RE.match(out.job_queue_path):
+        raise OutputsError(
+            f"output {prefix}job_queue_path {out.job_queue_path!r} is not of the form "
+            "projects/PROJECT/locations/LOCATION/queues/QUEUE (queue id: letters, digits, '-')"
+        )
+    if "@" not in out.job_invoker_email:
+        raise OutputsError(
+            f"output {prefix}job_invoker_email {out.job_invoker_email!r} is not a service "
+            "account email"
+        )
 
 
 def _choose_pattern(values: Mapping[str, Any], pattern: Optional[str], where: str) -> str:
@@ -219,9 +416,12 @@ def _stack_outputs(
     required = [prefix + name for name in defaults.REQUIRED_OUTPUTS]
     missing = [key for key in required if key not in values]
     if missing:
+        hint = ""
+        if any(isinstance(key, str) and _is_job_output(key) for key in values):
+            hint = "; it has job outputs: to start its job, add --job (JobEnqueuer)"
         raise OutputsError(
             f"{where} lacks output(s) {', '.join(missing)}; present: "
-            f"{', '.join(sorted(values)) or 'none'} (required: {', '.join(required)})"
+            f"{', '.join(sorted(values)) or 'none'} (required: {', '.join(required)}){hint}"
         )
     names = _STRING_OUTPUTS + (("task_url",) if prefix + "task_url" in values else ())
     strings = {}

@@ -50,8 +50,12 @@ class TaskSpec:
         )
 
 
-def read_jsonl(lines: Iterable[str], source: str = "input") -> Iterator[TaskSpec]:
-    """Yield one spec per non-blank line; raise naming the line on invalid JSON."""
+def read_jsonl(lines: Iterable[str], source: str = "input", spec: Any = None) -> Iterator[Any]:
+    """Yield one spec per non-blank line; raise naming the line on invalid JSON.
+
+    ``spec``: the class whose ``from_json`` builds each (default ``TaskSpec``; ``JobSpec``).
+    """
+    spec_cls = TaskSpec if spec is None else spec
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -60,12 +64,12 @@ def read_jsonl(lines: Iterable[str], source: str = "input") -> Iterator[TaskSpec
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise TaskSpecError(f"{where}: invalid JSON: {exc.msg} at column {exc.colno}") from None
-        yield TaskSpec.from_json(obj, where)
+        yield spec_cls.from_json(obj, where)
 
 
-def load_jsonl(stream: TextIO, source: str = "input") -> list[TaskSpec]:
+def load_jsonl(stream: TextIO, source: str = "input", spec: Any = None) -> list[Any]:
     """Read a whole JSONL stream (validating every line before anything is sent)."""
-    return list(read_jsonl(stream, source))
+    return list(read_jsonl(stream, source, spec))
 
 
 def task_name_id(task_id: str, hash_prefix: bool = True) -> str:
@@ -139,8 +143,23 @@ def build_task(
         ),
         dispatch_deadline=duration_pb2.Duration(seconds=outputs.dispatch_deadline_seconds),
     )
-    if spec.task_id is not None:
-        task.name = f"{outputs.queue_path}/tasks/{task_name_id(spec.task_id, hash_prefix)}"
+    return finish_task(task, outputs.queue_path, spec.kind, spec.task_id, delay,
+                       hash_prefix=hash_prefix, now=now)
+
+
+def finish_task(
+    task: tasks_v2.Task,
+    queue_path: str,
+    kind: str,
+    task_id: Optional[str],
+    delay: float,
+    *,
+    hash_prefix: bool = True,
+    now: Optional[dt.datetime] = None,
+) -> tasks_v2.Task:
+    """Name ``task`` (if ``task_id``), schedule it ``delay`` s ahead, check its size."""
+    if task_id is not None:
+        task.name = f"{queue_path}/tasks/{task_name_id(task_id, hash_prefix)}"
     if delay > 0:
         when = (now or dt.datetime.now(dt.timezone.utc)) + dt.timedelta(seconds=delay)
         stamp = timestamp_pb2.Timestamp()
@@ -149,7 +168,7 @@ def build_task(
     size = tasks_v2.Task.pb(task).ByteSize()
     if size > defaults.MAX_TASK_BYTES:
         raise TaskSpecError(
-            f"task of kind {spec.kind!r} is {size} bytes; Cloud Tasks allows at most "
+            f"task of kind {kind!r} is {size} bytes; Cloud Tasks allows at most "
             f"{defaults.MAX_TASK_BYTES} bytes (1 MiB) per task: store large payloads elsewhere "
             "and pass a reference"
         )
