@@ -7,8 +7,14 @@
 3. writes ``.demo/outputs.json`` (same schema as ``cdktf deploy --outputs-file``) pointing at them;
 4. enqueues N ``echo`` tasks with the project's ``TaskEnqueuer``, plus the first one again
    under the same task id and one task of an unknown kind;
-5. waits (bounded) until the worker has logged an outcome for every delivery, prints a summary
-   and exits 0 only if every task was handled exactly once (the unknown kind dead-lettered).
+5. waits (bounded) until the worker has logged an outcome for every delivery;
+6. runs the stack's Cloud Run job once (``--no-job`` skips it): a ``resize_images`` batch sent
+   with ``JobEnqueuer`` to the job's queue, which the emulator delivers to the local jobs.run
+   stand-in (``app/jobs_standin.py``, not Google's API), which starts the job's tasks as
+   ``python -m app.job`` processes, each resizing its share (a stack without a job gets a
+   local ``demo-job`` of 2 tasks);
+7. prints a summary and exits 0 only if every task was handled exactly once (the unknown kind
+   dead-lettered) and every job task exited 0 with the batch covered once.
 
 Everything it starts is stopped on the way out, also on failure and Ctrl-C.
 """
@@ -16,6 +22,7 @@ Everything it starts is stopped on the way out, also on failure and Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -32,8 +39,17 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TextIO
 
 from app.emulator import Emulator, EmulatorError
+from app.jobs_standin import Execution, JobsStandin
 from app.processes import ReadProcess, free_port
-from app.enqueue import EnqueueError, StackOutputs, TaskEnqueuer, TaskSpec, write_outputs
+from app.enqueue import (
+    EnqueueError,
+    JobEnqueuer,
+    JobOutputs,
+    StackOutputs,
+    TaskEnqueuer,
+    TaskSpec,
+    write_outputs,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STACK = "dev"
@@ -48,6 +64,14 @@ SETTLE_S = 0.5
 UNKNOWN_KIND = "no-such-kind"
 PLACEHOLDER_PROJECT = "demo-project"
 FALLBACK_DEADLINE_S = 600
+#: The job run: a stack without a job pattern gets this local one.
+FALLBACK_JOB_NAME = "demo-job"
+FALLBACK_JOB_TASKS = 2
+FALLBACK_JOB_TIMEOUT_S = 600
+JOB_KIND = "resize_images"
+JOB_IMAGES = 6
+#: Job tasks the demo runs at once on this machine, whatever the stack's task count.
+MAX_LOCAL_JOB_TASKS = 4
 
 _REF = re.compile(r"^\$\{(?P<type>[a-z0-9_]+)\.(?P<id>[^.}]+)\.(?P<attr>[a-z_]+)\}$")
 
@@ -59,6 +83,27 @@ class DemoError(RuntimeError):
 # --- 1. the synthesized stack ---
 
 @dataclass(frozen=True)
+class JobTarget:
+    """The stack's Cloud Run job (or the demo's local one): its name, queue and template."""
+
+    name: str
+    queue_path: str
+    invoker_email: str
+    task_count: int
+    timeout_seconds: int
+    declared: bool = True
+    """False: the stack has no job pattern; the demo made this one up."""
+
+    @property
+    def project(self) -> str:
+        return self.queue_path.split("/")[1]
+
+    @property
+    def location(self) -> str:
+        return self.queue_path.split("/")[3]
+
+
+@dataclass(frozen=True)
 class StackTarget:
     """What the demo takes from the synthesized stack."""
 
@@ -66,6 +111,7 @@ class StackTarget:
     invoker_email: str
     dispatch_deadline_seconds: int
     service_name: Optional[str] = None
+    job: Optional[JobTarget] = None
 
 
 DEMO_IMAGE = "local/tasks-worker:demo"
@@ -116,11 +162,48 @@ def read_stack(path: Path) -> StackTarget:
     outputs = {k: (v or {}).get("value") for k, v in (doc.get("output") or {}).items()}
     services = resources.get("google_cloud_run_v2_service") or {}
     service_name = next((s.get("name") for s in services.values() if _literal(s.get("name"))), None)
+    queue_path = f"projects/{project}/locations/{location}/queues/{name}"
     return StackTarget(
-        queue_path=f"projects/{project}/locations/{location}/queues/{name}",
+        queue_path=queue_path,
         invoker_email=_invoker_email(outputs.get("invoker_email"), resources, project),
         dispatch_deadline_seconds=_deadline(outputs.get("dispatch_deadline_seconds")),
         service_name=service_name,
+        job=_job_target(doc, resources, outputs, queue_path),
+    )
+
+
+def _job_target(doc: dict[str, Any], resources: dict[str, Any], outputs: dict[str, Any],
+                worker_queue: str) -> JobTarget:
+    """The job the ``job_*`` outputs name; a local ``demo-job`` if the stack has none."""
+    project, location = worker_queue.split("/")[1], worker_queue.split("/")[3]
+    queues = resources.get("google_cloud_tasks_queue") or {}
+    ref = re.fullmatch(r"\$\{google_cloud_tasks_queue\.([A-Za-z0-9_-]+)\.id\}",
+                       outputs.get("job_queue_path") or "")
+    queue = queues.get(ref.group(1)) if ref else None
+    job_ref = re.fullmatch(r"\$\{google_cloud_run_v2_job\.([A-Za-z0-9_-]+)\.name\}",
+                           outputs.get("job_name") or "")
+    jobs = resources.get("google_cloud_run_v2_job") or {}
+    job = jobs.get(job_ref.group(1)) if job_ref else None
+    queue_name = _local_name(queue.get("name"), resources) if queue else None
+    if not (job and queue and _literal(job.get("name")) and _literal(queue_name)):
+        return JobTarget(name=FALLBACK_JOB_NAME,
+                         queue_path=f"{worker_queue.rsplit('/', 1)[0]}/{FALLBACK_JOB_NAME}",
+                         invoker_email=f"{FALLBACK_JOB_NAME}-invoker@{project}"
+                                       ".iam.gserviceaccount.com",
+                         task_count=FALLBACK_JOB_TASKS, timeout_seconds=FALLBACK_JOB_TIMEOUT_S,
+                         declared=False)
+    job_location = queue.get("location") if _literal(queue.get("location")) else location
+    job_project = _project(doc, queue)
+    template = job.get("template") or {}
+    task_count = template.get("task_count")
+    timeout = str((template.get("template") or {}).get("timeout") or "")
+    return JobTarget(
+        name=job["name"],
+        queue_path=f"projects/{job_project}/locations/{job_location}/queues/{queue_name}",
+        invoker_email=_invoker_email(outputs.get("job_invoker_email"), resources, job_project),
+        task_count=task_count if isinstance(task_count, int) and task_count >= 1 else 1,
+        timeout_seconds=int(timeout[:-1]) if re.fullmatch(r"\d+s", timeout)
+        else FALLBACK_JOB_TIMEOUT_S,
     )
 
 
@@ -327,6 +410,28 @@ class WorkerProcess(ReadProcess):
 # --- 3. the run ---
 
 @dataclass
+class JobRunSummary:
+    """The demo's one job run: the execution the stand-in started and how its tasks ended."""
+
+    job: str
+    declared: bool = True
+    enqueue_status: str = ""
+    execution: str = ""
+    exit_codes: list[Optional[int]] = field(default_factory=list)
+    items: int = 0
+    """Images in the batch."""
+    processed: int = 0
+    """Images the tasks resized, counted over every task's result."""
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"job": self.job, "declared_by_stack": self.declared,
+                "enqueue_status": self.enqueue_status, "execution": self.execution,
+                "tasks": len(self.exit_codes), "exit_codes": self.exit_codes,
+                "items": self.items, "processed": self.processed}
+
+
+@dataclass
 class DemoSummary:
     """What happened, and whether every task was handled exactly once."""
 
@@ -340,6 +445,7 @@ class DemoSummary:
     dead_lettered: int = 0
     retried: int = 0
     problems: list[str] = field(default_factory=list)
+    job: Optional[JobRunSummary] = None
 
     @property
     def ok(self) -> bool:
@@ -349,7 +455,8 @@ class DemoSummary:
         return {"sent": self.sent, "unique_tasks": self.unique, "created": self.created,
                 "enqueue_duplicates": self.enqueue_duplicates, "enqueue_failed": self.enqueue_failed,
                 "handled": self.handled, "duplicates": self.duplicates, "dead_lettered": self.dead_lettered,
-                "retried": self.retried, "ok": self.ok, "problems": self.problems}
+                "retried": self.retried, "job": self.job.as_dict() if self.job else None,
+                "ok": self.ok, "problems": self.problems}
 
     def render(self) -> str:
         lines = [
@@ -364,6 +471,15 @@ class DemoSummary:
         ]
         if self.retried:
             lines.append(f"  retried        {self.retried:>5}  attempts answered 409/429/5xx (the emulator retries at once)")
+        if self.job is not None:
+            job = self.job
+            origin = "the stack's job" if job.declared else "a local job (the stack declares none)"
+            lines += [
+                f"  job run        {len(job.exit_codes):>5}  tasks of {job.job} ({origin}), "
+                f"execution {job.execution or '-'}, through the local jobs.run stand-in",
+                f"  job exit codes {'':>5}  {job.exit_codes} ({job.processed} of {job.items} "
+                "images resized, each by the task whose share it is)",
+            ]
         if self.ok:
             lines.append("  result: OK, every task handled exactly once")
         else:
@@ -390,25 +506,43 @@ def run_demo(
     work_dir: Path = DEFAULT_WORK_DIR,
     wait_s: float = DEFAULT_WAIT_S,
     log: Callable[[str], None] = lambda _msg: None,
+    job: bool = True,
 ) -> DemoSummary:
-    """Run the whole local flow and return its summary; every process started is stopped."""
+    """Run the whole local flow and return its summary; every process started is stopped.
+
+    ``job``: also run the stack's job once through the jobs.run stand-in (step 6).
+    """
     if count < 1:
         raise DemoError(f"count must be >= 1, got {count}")
     target = read_stack(stack_json) if stack_json else load_target(stack, cdktf_out, synth, log)
     log(f"queue {target.queue_path} (from the synthesized {stack} stack)")
-    with Emulator([target.queue_path]) as emulator:
+    job_target = target.job if job else None
+    queues = [target.queue_path] + ([job_target.queue_path] if job_target else [])
+    with Emulator(queues) as emulator, contextlib.ExitStack() as standins:
         log(f"emulator on {emulator.address}")
         worker_env = {"WORKER_AUTH": "disabled", "WORKER_INVOKER_EMAIL": target.invoker_email,
                       "WORKER_LOG_LEVEL": "INFO"}  # the per-task lines the demo follows are INFO
         with WorkerProcess(worker_env) as worker:
             log(f"worker on {worker.url} (WORKER_AUTH=disabled: the emulator sends no OIDC token)")
             # task_url: the local sample worker's POST /tasks, whatever path the stack names.
-            outputs_file = write_outputs(Path(work_dir) / "outputs.json", {stack: StackOutputs(
+            sets: list[Any] = [StackOutputs(
                 service_url=worker.url, task_url=f"{worker.url}/tasks", audience=worker.url,
                 queue_path=target.queue_path, invoker_email=target.invoker_email,
-                dispatch_deadline_seconds=target.dispatch_deadline_seconds, stack=stack)})
+                dispatch_deadline_seconds=target.dispatch_deadline_seconds, stack=stack)]
+            standin: Optional[JobsStandin] = None
+            if job_target is not None:
+                standin = standins.enter_context(job_standin(job_target))
+                sets.append(JobOutputs(
+                    job_name=job_target.name, job_queue_path=job_target.queue_path,
+                    job_run_url=standin.run_url(job_target.project, job_target.location,
+                                                job_target.name),
+                    job_invoker_email=job_target.invoker_email, stack=stack))
+                log(f"jobs.run stand-in on {standin.url} for job {job_target.name} "
+                    f"(queue {job_target.queue_path})")
+            outputs_file = write_outputs(Path(work_dir) / "outputs.json", {stack: sets})
             log(f"outputs file {outputs_file}")
-            specs, expected = demo_specs(count, secrets.token_hex(3))
+            run_id = secrets.token_hex(3)
+            specs, expected = demo_specs(count, run_id)
             with TaskEnqueuer.from_outputs_file(outputs_file, stack, emulator=emulator.address) as enq:
                 bulk = enq.enqueue_many(specs, concurrency=4)
             ids = {spec.task_id: res.task_id for spec, res in zip(specs, bulk.results)}
@@ -423,12 +557,66 @@ def run_demo(
                 log(f"timed out after {wait_s:.0f} s; worker log tail:\n" + "\n".join(list(worker.tail)[-20:]))
             time.sleep(SETTLE_S)  # extra deliveries would show up here
             seen = [d for d in worker.snapshot() if d.task_id in sent_ids]
-    return summarise(bulk, expected, ids, seen)
+            job_run = None
+            if job_target is not None and standin is not None:
+                job_run = run_job_once(outputs_file, stack, emulator.address, standin, job_target,
+                                       run_id, wait_s, log)
+    return summarise(bulk, expected, ids, seen, job_run)
+
+
+def job_standin(job: JobTarget) -> JobsStandin:
+    """The local jobs.run stand-in for ``job``, with its template's task count (at most
+    ``MAX_LOCAL_JOB_TASKS`` here) and timeout."""
+    return JobsStandin(task_count=min(job.task_count, MAX_LOCAL_JOB_TASKS),
+                       timeout_seconds=job.timeout_seconds,
+                       jobs=[f"projects/{job.project}/locations/{job.location}/jobs/{job.name}"])
+
+
+def run_job_once(outputs_file: Path, stack: str, emulator: str, standin: JobsStandin,
+                 job: JobTarget, run_id: str, wait_s: float,
+                 log: Callable[[str], None] = lambda _msg: None) -> JobRunSummary:
+    """One ``resize_images`` batch as a job run: JobEnqueuer -> emulator -> stand-in -> tasks."""
+    sources = [f"gs://demo-{run_id}/photo-{i}.jpg" for i in range(JOB_IMAGES)]
+    run = JobRunSummary(job=job.name, declared=job.declared, items=len(sources))
+    with JobEnqueuer.from_outputs_file(outputs_file, stack, emulator=emulator) as enq:
+        result = enq.enqueue(JOB_KIND, {"sources": sources, "width": 320, "height": 240},
+                             task_id=f"demo-{run_id}-job")
+    run.enqueue_status = result.status
+    log(f"job task {result.status}; waiting for the execution")
+    try:
+        (execution,) = standin.wait_for_executions(1, timeout=wait_s)
+    except TimeoutError as exc:
+        run.problems.append(f"job run: no execution started: {exc}")
+        return run
+    if not execution.wait(wait_s):
+        run.problems.append(f"job run: tasks still running after {wait_s:.0f} s")
+    run.execution = execution.short_name
+    run.exit_codes = execution.exit_codes
+    run.processed, outputs = _job_outputs(execution)
+    failed = [i for i, code in enumerate(run.exit_codes) if code != 0]
+    if failed:
+        tail = [line for i in failed for line in execution.tasks[i].output[-3:]]
+        codes = [run.exit_codes[i] for i in failed]
+        run.problems.append(f"job run: task(s) {failed} exited {codes}: {tail}")
+    elif sorted(outputs) != sorted(set(outputs)) or len(outputs) != len(sources):
+        run.problems.append(f"job run: {len(outputs)} images resized for {len(sources)} sent "
+                            "(want each exactly once)")
+    return run
+
+
+def _job_outputs(execution: Execution) -> tuple[int, list[str]]:
+    """The images the job's tasks resized, from each task's ``app.job`` summary line."""
+    outputs: list[str] = []
+    for task in execution.tasks:
+        for record in task.records():
+            if record.get("logger") == "app.job" and isinstance(record.get("result"), dict):
+                outputs += record["result"].get("outputs") or []
+    return len(outputs), outputs
 
 
 def summarise(bulk: Any, expected: dict[str, str], ids: dict[str, Optional[str]],
-              seen: Sequence[Delivery]) -> DemoSummary:
-    """Compare what was sent with what the worker logged."""
+              seen: Sequence[Delivery], job: Optional[JobRunSummary] = None) -> DemoSummary:
+    """Compare what was sent with what the worker logged (and the job run, if any)."""
     counts = Counter(d.outcome for d in seen)
     s = DemoSummary(sent=len(bulk.results), unique=len(expected), created=bulk.created,
                     enqueue_duplicates=bulk.duplicates, enqueue_failed=bulk.failed,
@@ -445,6 +633,9 @@ def summarise(bulk: Any, expected: dict[str, str], ids: dict[str, Optional[str]]
             s.problems.append(f"task {spec_id}: executed {len(got)} times (want exactly 1)")
         elif got[0] != want:
             s.problems.append(f"task {spec_id}: {got[0]} (want {want})")
+    if job is not None:
+        s.job = job
+        s.problems += job.problems
     return s
 
 
@@ -459,6 +650,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="where outputs.json is written")
     p.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, help="max seconds to wait for the worker")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-job", action="store_true",
+                   help="skip the job run (the stack's job through the jobs.run stand-in)")
     args = p.parse_args(argv)
 
     def interrupt(*_: object) -> None:
@@ -469,7 +662,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         summary = run_demo(args.count, stack=args.stack, cdktf_out=args.cdktf_out, synth=args.synth,
-                           work_dir=args.work_dir, wait_s=args.wait,
+                           work_dir=args.work_dir, wait_s=args.wait, job=not args.no_job,
                            log=lambda msg: print(f"demo: {msg}", file=sys.stderr, flush=True))
     except (DemoError, EmulatorError, EnqueueError) as exc:
         print(f"demo: error: {exc}", file=sys.stderr)

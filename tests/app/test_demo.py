@@ -44,6 +44,30 @@ def test_read_stack_finds_the_queue_by_resource_type(tmp_path):
     assert target.invoker_email == "worker-dev-invoker@demo-proj.iam.gserviceaccount.com"
     assert target.dispatch_deadline_seconds == 300
     assert target.service_name == "worker-dev"
+    # No job pattern in this stack: the demo's job run uses a local one.
+    assert (target.job.name, target.job.declared, target.job.task_count) == ("demo-job", False, 2)
+    assert target.job.queue_path == "projects/demo-proj/locations/europe-west1/queues/demo-job"
+
+
+def test_read_stack_reads_the_job_its_job_outputs_name(tmp_path):
+    doc = json.loads(json.dumps(STACK))
+    doc["output"].update({
+        "job_name": {"value": "${google_cloud_run_v2_job.j_1.name}"},
+        "job_queue_path": {"value": "${google_cloud_tasks_queue.jq_2.id}"},
+        "job_invoker_email": {"value": "${google_service_account.ji_3.email}"},
+    })
+    doc["resource"]["google_cloud_tasks_queue"]["jq_2"] = {"name": "${random_id.s.hex}",
+                                                          "location": "europe-west1"}
+    doc["resource"]["random_id"] = {"s": {"prefix": "reindex-", "byte_length": 3}}
+    doc["resource"]["google_service_account"]["ji_3"] = {"account_id": "reindex-job-invoker"}
+    doc["resource"]["google_cloud_run_v2_job"] = {"j_1": {"name": "reindex", "template": {
+        "task_count": 3, "template": {"timeout": "7200s"}}}}
+    target = demo.read_stack(write_stack(tmp_path, doc))
+    assert target.queue_path.endswith("/queues/jobs-dev")  # the worker's queue is still its own
+    assert target.job == demo.JobTarget(
+        name="reindex", queue_path="projects/demo-proj/locations/europe-west1/queues/reindex-000000",
+        invoker_email="reindex-job-invoker@demo-proj.iam.gserviceaccount.com", task_count=3,
+        timeout_seconds=7200)
 
 
 def test_read_stack_fallbacks_and_errors(tmp_path, monkeypatch):
@@ -102,11 +126,28 @@ def test_demo_end_to_end_every_task_handled_exactly_once(tmp_path, capsys):
     assert summary["ok"] and summary["problems"] == []
     assert (summary["sent"], summary["unique_tasks"], summary["created"]) == (6, 5, 6)
     assert (summary["handled"], summary["duplicates"], summary["dead_lettered"]) == (4, 1, 1)
-    assert _children() == before  # emulator and worker stopped
+    job = summary["job"]
+    assert (job["job"], job["declared_by_stack"], job["enqueue_status"]) == ("demo-job", False, "created")
+    assert (job["exit_codes"], job["items"], job["processed"]) == ([0, 0], 6, 6)
+    assert _children() == before  # emulator, worker, stand-in and job tasks stopped
     outputs = json.loads((tmp_path / "work" / "outputs.json").read_text())
     assert outputs["dev"]["queue_path"] == "projects/demo-proj/locations/europe-west1/queues/jobs-dev"
     assert outputs["dev"]["service_url"].startswith("http://127.0.0.1:")
     assert outputs["dev"]["task_url"] == outputs["dev"]["service_url"] + "/tasks"
+    assert outputs["dev"]["job_run_url"].startswith("http://127.0.0.1:")
+    assert outputs["dev"]["job_run_url"].endswith(
+        "/v2/projects/demo-proj/locations/europe-west1/jobs/demo-job:run")
+
+
+def test_demo_without_the_job_run(tmp_path, capsys):
+    write_stack(tmp_path / "cdktf.out")
+    code = demo.main(["--count", "1", "--no-job", "--cdktf-out", str(tmp_path / "cdktf.out"),
+                      "--work-dir", str(tmp_path / "work"), "--wait", "20", "--json"])
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert code == 0, (summary, err)
+    assert summary["job"] is None and summary["handled"] == 1
+    assert "job_run_url" not in json.loads((tmp_path / "work" / "outputs.json").read_text())["dev"]
 
 
 def test_demo_on_the_real_synthesized_dev_stack(tmp_path, capsys, monkeypatch):
@@ -119,8 +160,14 @@ def test_demo_on_the_real_synthesized_dev_stack(tmp_path, capsys, monkeypatch):
     summary = json.loads(out)
     assert code == 0, (summary, err)
     assert (summary["handled"], summary["duplicates"], summary["dead_lettered"]) == (3, 1, 1)
+    # dev declares a job ([dev.job]): the demo runs it once, with its own task count.
+    job = summary["job"]
+    assert (job["job"], job["declared_by_stack"], job["exit_codes"]) == ("tasks-job-dev", True, [0, 0])
+    assert job["processed"] == job["items"]
     assert _children() == before
     outputs = json.loads((tmp_path / "work" / "outputs.json").read_text())
     # dev's queue_name_suffix: locally the random suffix is all zeros
     assert outputs["dev"]["queue_path"] == (
         "projects/acme-demo-1/locations/us-central1/queues/tasks-dev-000000")
+    assert outputs["dev"]["job_queue_path"] == (
+        "projects/acme-demo-1/locations/us-central1/queues/tasks-job-dev-000000")
