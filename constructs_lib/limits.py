@@ -196,7 +196,8 @@ LIMITS: tuple[Limit, ...] = (
           "cloud.google.com/run/docs/configuring/jobs/cpu and /jobs/memory-limits"),
     Limit(_JOB, "template.template.containers.env.name", "as the service's, and not one of "
           "CLOUD_RUN_JOB, CLOUD_RUN_EXECUTION, CLOUD_RUN_TASK_INDEX, CLOUD_RUN_TASK_ATTEMPT, "
-          "CLOUD_RUN_TASK_COUNT (set by Cloud Run)",
+          "CLOUD_RUN_TASK_COUNT (set by Cloud Run; INDEX and COUNT are in Google's text, the "
+          "other three refused by caution: the contract table could not be read in full)",
           f"cloud.google.com/run/docs/container-contract#jobs-env-vars; {_JOB_GO}:124"),
     Limit(_JOB, "template.template.containers.env.value", f"at most {ENV_VALUE_MAX_BYTES} "
           "UTF-8 bytes", "googleapis run/v2 k8s.min.proto:131-146"),
@@ -208,7 +209,10 @@ LIMITS: tuple[Limit, ...] = (
     Limit(_JOB_IAM, "location", "the job's location (a reference)", f"{_JOB_IAM_GO}:41-46"),
     Limit(_JOB_IAM, "project", "the job's project (a reference)", f"{_JOB_IAM_GO}:35-40"),
     Limit(_JOB_IAM, "role", "roles/run.jobsExecutorWithOverrides: the narrowest predefined "
-          "role with run.jobs.runWithOverrides", "cloud.google.com/run/docs/reference/iam/roles"),
+          "role with run.jobs.runWithOverrides (run.jobs.run, run.jobs.runWithOverrides, "
+          "run.executions.cancel; run.developer, the next one, has 89 permissions)",
+          "cloud.google.com/run/docs/reference/iam/roles; permission lists from the IAM role "
+          "dataset iann0036/iam-dataset (Google's pages name the roles)"),
     Limit(_JOB_IAM, "member", _MEMBERS, _MEMBERS_SOURCE),
     # --- secrets the service reads -----------------------------------------------------
     Limit(_SECRET_IAM, "secret_id", "the secret's id (its project in project)",
