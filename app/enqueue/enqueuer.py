@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence, TypeVar
+from typing import Any, Generic, Iterable, Mapping, Optional, Sequence, TypeVar
 
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
@@ -93,17 +93,18 @@ class BulkResult:
         }
 
 
-class BaseEnqueuer:
-    """What every enqueuer shares: the one client, the retry and timeout of each
-    ``create_task``, ALREADY_EXISTS as a duplicate, and the bulk mode.
+OutputsT = TypeVar("OutputsT")
 
-    Subclasses set ``outputs`` (with a ``queue_path``) and ``build(spec) -> tasks_v2.Task``.
+
+class BaseEnqueuer(Generic[OutputsT]):
+    """What every enqueuer shares: the outputs it sends to (with a ``queue_path``), the one
+    client, the retry and timeout of each ``create_task``, ALREADY_EXISTS as a duplicate, and
+    the bulk mode. Subclasses add ``build(spec) -> tasks_v2.Task``.
     """
-
-    outputs: Any
 
     def __init__(
         self,
+        outputs: OutputsT,
         *,
         client: Optional[tasks_v2.CloudTasksClient] = None,
         emulator: Optional[str] = None,
@@ -113,6 +114,7 @@ class BaseEnqueuer:
     ) -> None:
         if timeout <= 0:
             raise EnqueueError(f"timeout must be > 0 seconds, got {timeout!r}")
+        self.outputs = outputs
         self.retry = retry if retry is not None else default_retry()
         self.timeout = timeout
         # A plain number would be a deadline from the first attempt (api_core's
@@ -226,27 +228,13 @@ class BaseEnqueuer:
 
 
 
-class TaskEnqueuer(BaseEnqueuer):
+class TaskEnqueuer(BaseEnqueuer[StackOutputs]):
     """Create HTTP POST tasks for the worker described by a stack's outputs (to its ``task_url``).
 
     ``client`` may be injected (tests, custom transports); otherwise one client is built on
     first use, for ``emulator`` (HOST:PORT, insecure gRPC) or Cloud Tasks with Application
     Default Credentials. Validation errors (``EnqueueError``) are raised before any RPC.
     """
-
-    def __init__(
-        self,
-        outputs: StackOutputs,
-        *,
-        client: Optional[tasks_v2.CloudTasksClient] = None,
-        emulator: Optional[str] = None,
-        retry: Optional[gretry.Retry] = None,
-        timeout: float = defaults.CREATE_TIMEOUT_S,
-        hash_task_ids: bool = True,
-    ) -> None:
-        super().__init__(client=client, emulator=emulator, retry=retry, timeout=timeout,
-                         hash_task_ids=hash_task_ids)
-        self.outputs = outputs
 
     @classmethod
     def from_outputs_file(

@@ -20,7 +20,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from google.api_core import retry as gretry
 from google.cloud import tasks_v2
 
 from app.enqueue import defaults
@@ -126,7 +125,7 @@ def build_job_task(
                        hash_prefix=hash_prefix, now=now)
 
 
-class JobEnqueuer(BaseEnqueuer):
+class JobEnqueuer(BaseEnqueuer[JobOutputs]):
     """Create job tasks on the job queue of a stack's outputs: each starts one execution.
 
     Same client, retry, timeout, task-id and bulk behaviour as :class:`TaskEnqueuer`: one
@@ -135,20 +134,6 @@ class JobEnqueuer(BaseEnqueuer):
     as ``duplicate`` (a task id starts a given run at most once within Cloud Tasks' dedup
     window), every ``EnqueueError`` raised before any RPC.
     """
-
-    def __init__(
-        self,
-        outputs: JobOutputs,
-        *,
-        client: Optional[tasks_v2.CloudTasksClient] = None,
-        emulator: Optional[str] = None,
-        retry: Optional[gretry.Retry] = None,
-        timeout: float = defaults.CREATE_TIMEOUT_S,
-        hash_task_ids: bool = True,
-    ) -> None:
-        super().__init__(client=client, emulator=emulator, retry=retry, timeout=timeout,
-                         hash_task_ids=hash_task_ids)
-        self.outputs = outputs
 
     @classmethod
     def from_outputs_file(

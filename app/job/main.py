@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from app.worker import kinds as _example_kinds  # noqa: F401 - registers the example kinds
 from app.worker.errors import PermanentError, TransientError
 from app.worker.handlers import HandlerRegistry, JobRun, TaskContext, registry
-from app.worker.logs import JsonFormatter, StdoutHandler, configure_logging, task_fields
+from app.worker.logs import configure_logging, json_logger, task_fields
 from app.worker.processing import MAX_KIND_CHARS, MAX_REASON_CHARS, _summarise
 
 LOGGER_NAME = "app.job"
@@ -95,15 +95,7 @@ def job_run_from_env(environ: Mapping[str, str]) -> JobRun:
 def configure_job_logging(level: str = "INFO") -> logging.Logger:
     """JSON lines on stdout for ``app.job`` and (via the worker's setup) handlers' loggers."""
     configure_logging(level)
-    for handler in list(logger.handlers):
-        if isinstance(handler, StdoutHandler):
-            logger.removeHandler(handler)
-    handler = StdoutHandler()
-    handler.setFormatter(JsonFormatter())
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False
-    return logger
+    return json_logger(logger.name, level)
 
 
 def run_job_task(environ: Mapping[str, str] | None = None,

@@ -72,7 +72,16 @@ def configure_logging(level: str = "INFO") -> logging.Logger:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logger = logging.getLogger(LOGGER_NAME)
+    logger = json_logger(LOGGER_NAME, level)
+    for name in ("uvicorn", "uvicorn.error"):
+        for uvicorn_handler in logging.getLogger(name).handlers:
+            uvicorn_handler.setFormatter(JsonFormatter())
+    return logger
+
+
+def json_logger(name: str, level: str = "INFO") -> logging.Logger:
+    """``name``'s logger writing JSON lines to stdout, once (safe to call again)."""
+    logger = logging.getLogger(name)
     for handler in list(logger.handlers):
         if isinstance(handler, StdoutHandler):
             logger.removeHandler(handler)
@@ -81,9 +90,6 @@ def configure_logging(level: str = "INFO") -> logging.Logger:
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
-    for name in ("uvicorn", "uvicorn.error"):
-        for uvicorn_handler in logging.getLogger(name).handlers:
-            uvicorn_handler.setFormatter(JsonFormatter())
     return logger
 
 
