@@ -19,7 +19,7 @@ from .ids import fitted_id
 from .invoker_service_account import InvokerServiceAccount
 from .options import QueueOptions, ServiceOptions
 from .policy import PolicyCheck
-from .project_apis import ProjectApis
+from .project_apis import shared_apis
 from .service_account import ServiceAccountLike, check_invoker
 from .task_queue import QueueRouting, TaskQueue, check_task_queue_arguments
 from .validation import (
@@ -128,8 +128,7 @@ class CloudTasksToCloudRun(Construct):
         self.dispatch_deadline_seconds = plan.dispatch_deadline_seconds
         self.task_path = plan.task_path
         # Shared by every pattern of the stack in this project: each API is declared once.
-        apis = ProjectApis.of(self, project) if enable_apis else None
-        self.apis = [apis.enable(api) for api in plan.apis] if apis else []
+        self.apis = shared_apis(self, project, plan.apis, enable_apis)
         self.invoker: ServiceAccountLike = invoker if invoker is not None else (
             InvokerServiceAccount(
                 self, "invoker", account_id=plan.invoker_account_id, project=project,

@@ -20,7 +20,7 @@ from .ids import fitted_id
 from .invoker_service_account import InvokerServiceAccount
 from .options import JobOptions, QueueOptions
 from .policy import PolicyCheck
-from .project_apis import ProjectApis
+from .project_apis import shared_apis
 from .service_account import ServiceAccountLike, check_invoker
 from .task_queue import TaskQueue, check_task_queue_arguments
 from .validation import (
@@ -96,8 +96,8 @@ class CloudTasksToCloudRunJob(Construct):
         super().__init__(scope, id_)
         self.project = project
         self.location = location
-        apis = ProjectApis.of(self, project) if enable_apis else None
-        self.apis = [apis.enable(api) for api in plan.apis] if apis else []
+        # Shared by every pattern of the stack in this project: each API is declared once.
+        self.apis = shared_apis(self, project, plan.apis, enable_apis)
         self.invoker: ServiceAccountLike = invoker if invoker is not None else (
             InvokerServiceAccount(
                 self, "invoker", account_id=plan.invoker_account_id, project=project,

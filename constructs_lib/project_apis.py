@@ -45,3 +45,13 @@ class ProjectApis(Construct):
                 disable_on_destroy=False,
             )
         return self._services[service]
+
+
+def shared_apis(scope: Construct, project: str, services: tuple[str, ...],
+                enabled: bool = True) -> list[ProjectService]:
+    """The stack's ``google_project_service`` for each of ``services`` in ``project``
+    (shared with every other pattern), or none when the platform enables them."""
+    if not enabled:
+        return []
+    apis = ProjectApis.of(scope, project)
+    return [apis.enable(service) for service in services]
