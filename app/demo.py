@@ -3,7 +3,12 @@
 1. reads the dev stack's synthesized ``cdktf.out/stacks/dev/cdk.tf.json`` (running ``main.py``
    first if it is missing or ``--synth`` is given) for the queue's name and location;
 2. starts the Cloud Tasks emulator (loopback, free port) with that queue, and the worker
-   (``uvicorn app.worker.main:app`` on a free loopback port, ``WORKER_AUTH=disabled``);
+   (``uvicorn app.worker.main:app`` on a free loopback port) with its token check on
+   (``WORKER_AUTH=required``): ``WORKER_AUDIENCE`` and ``WORKER_INVOKER_EMAIL`` as the stack
+   sets them in the service's env (an account reference becomes
+   ``<account_id>@<project>.iam.gserviceaccount.com``, the service's ``uri`` the worker's URL),
+   ``WORKER_CERTS_URL`` the emulator's local stand-in for Google's signer (``app.oidc_standin``),
+   which signs each task's OIDC token as Cloud Tasks would;
 3. writes ``.demo/outputs.json`` (same schema as ``cdktf deploy --outputs-file``) pointing at them;
 4. enqueues N ``echo`` tasks with the project's ``TaskEnqueuer``, plus the first one again
    under the same task id and one task of an unknown kind;
@@ -14,7 +19,10 @@
    ``python -m app.job`` processes, each resizing its share (a stack without a job gets a
    local ``demo-job`` of 2 tasks);
 7. prints a summary and exits 0 only if every task was handled exactly once (the unknown kind
-   dead-lettered) and every job task exited 0 with the batch covered once.
+   dead-lettered), no attempt was refused by the token check (401/403: a wrong audience or
+   invoker anywhere between the stack's outputs, the enqueuer and the service's env), and every
+   job task exited 0 with the batch covered once. The job path carries an OAuth token, not an
+   OIDC one: the emulator sends none and the stand-in checks none.
 
 Everything it starts is stopped on the way out, also on failure and Ctrl-C.
 """
@@ -109,12 +117,38 @@ class StackTarget:
 
     queue_path: str
     invoker_email: str
+    """The ``invoker_email`` output: the account the enqueuer names in each task's OIDC token."""
     dispatch_deadline_seconds: int
     service_name: Optional[str] = None
     job: Optional[JobTarget] = None
+    audience: Optional[str] = None
+    """The ``audience`` output: what the enqueuer asks the token to be for (:data:`SERVICE_URI`
+    when it is the service's own URL, which locally is the worker's)."""
+    worker_audience: Optional[str] = None
+    """``WORKER_AUDIENCE`` in the service's environment: what the worker accepts."""
+    worker_invoker_email: Optional[str] = None
+    """``WORKER_INVOKER_EMAIL`` in the service's environment, resolved to an address."""
+
+    def auth_wiring(self) -> tuple[str, str, str]:
+        """(audience output, worker's WORKER_AUDIENCE, worker's WORKER_INVOKER_EMAIL); a
+        ``DemoError`` naming what the stack does not wire, since the worker runs with
+        ``WORKER_AUTH=required``."""
+        missing = [what for what, value in (
+            ("an `audience` output (literal or the service's uri)", self.audience),
+            ("WORKER_AUDIENCE in the service's env (literal or the service's uri)", self.worker_audience),
+            ("WORKER_INVOKER_EMAIL in the service's env (literal or a service account's email)",
+             self.worker_invoker_email),
+        ) if not value]
+        if missing:
+            raise DemoError("the stack does not wire the worker's token check: it needs "
+                            + "; ".join(missing))
+        assert self.audience and self.worker_audience and self.worker_invoker_email
+        return self.audience, self.worker_audience, self.worker_invoker_email
 
 
 DEMO_IMAGE = "local/tasks-worker:demo"
+#: Stands for ``${google_cloud_run_v2_service.<id>.uri}``: locally, the worker's own URL.
+SERVICE_URI = "<the service's uri>"
 
 
 def stack_json_path(cdktf_out: Path, stack: str) -> Path:
@@ -161,7 +195,9 @@ def read_stack(path: Path) -> StackTarget:
     project = _project(doc, queue)
     outputs = {k: (v or {}).get("value") for k, v in (doc.get("output") or {}).items()}
     services = resources.get("google_cloud_run_v2_service") or {}
-    service_name = next((s.get("name") for s in services.values() if _literal(s.get("name"))), None)
+    service = _output_service(outputs, services)
+    service_name = service.get("name") if _literal(service.get("name")) else None
+    env = _service_env(service)
     queue_path = f"projects/{project}/locations/{location}/queues/{name}"
     return StackTarget(
         queue_path=queue_path,
@@ -169,7 +205,38 @@ def read_stack(path: Path) -> StackTarget:
         dispatch_deadline_seconds=_deadline(outputs.get("dispatch_deadline_seconds")),
         service_name=service_name,
         job=_job_target(doc, resources, outputs, queue_path),
+        audience=_audience(outputs.get("audience"), services),
+        worker_audience=_audience(env.get("WORKER_AUDIENCE"), services),
+        worker_invoker_email=_account_email(env.get("WORKER_INVOKER_EMAIL"), resources, project),
     )
+
+
+def _output_service(outputs: dict[str, Any], services: dict[str, Any]) -> dict[str, Any]:
+    """The Cloud Run service the ``service_url`` output refers to (the only one if it names none)."""
+    ref = _REF.match(outputs.get("service_url") or "")
+    if ref and ref["type"] == "google_cloud_run_v2_service" and ref["id"] in services:
+        return services[ref["id"]]
+    return next(iter(services.values())) if len(services) == 1 else {}
+
+
+def _service_env(service: dict[str, Any]) -> dict[str, Any]:
+    """The plain ``env`` entries (name -> value) of the service's containers."""
+    env: dict[str, Any] = {}
+    for container in (service.get("template") or {}).get("containers") or []:
+        for entry in (container or {}).get("env") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and "value" in entry:
+                env[entry["name"]] = entry["value"]
+    return env
+
+
+def _audience(value: Any, services: dict[str, Any]) -> Optional[str]:
+    """A literal audience, :data:`SERVICE_URI` for a service's ``uri``, or None."""
+    if _literal(value):
+        return value
+    ref = _REF.match(value) if isinstance(value, str) else None
+    if ref and ref["type"] == "google_cloud_run_v2_service" and ref["attr"] == "uri" and ref["id"] in services:
+        return SERVICE_URI
+    return None
 
 
 def _job_target(doc: dict[str, Any], resources: dict[str, Any], outputs: dict[str, Any],
@@ -252,15 +319,22 @@ def _project(doc: dict[str, Any], queue: dict[str, Any]) -> str:
 
 
 def _invoker_email(value: Any, resources: dict[str, Any], project: str) -> str:
+    return (_account_email(value, resources, project)
+            or f"demo-invoker@{project}.iam.gserviceaccount.com")
+
+
+def _account_email(value: Any, resources: dict[str, Any], project: str) -> Optional[str]:
+    """A literal e-mail, or a ``google_service_account``'s ``email`` derived as Google forms it
+    (``<account_id>@<project>.iam.gserviceaccount.com``); None if neither."""
     if _literal(value):
         return value
     ref = _REF.match(value) if isinstance(value, str) else None
-    if ref and ref["type"] == "google_service_account":
+    if ref and ref["type"] == "google_service_account" and ref["attr"] == "email":
         account = (resources.get("google_service_account") or {}).get(ref["id"], {})
         account_project = account.get("project") if _literal(account.get("project")) else project
         if _literal(account.get("account_id")):
             return f"{account['account_id']}@{account_project}.iam.gserviceaccount.com"
-    return f"demo-invoker@{project}.iam.gserviceaccount.com"
+    return None
 
 
 def _deadline(value: Any) -> int:
@@ -274,6 +348,10 @@ def _deadline(value: Any) -> int:
 #: Outcome of one delivery, from one worker log record (or None if the record is not one).
 Classifier = Callable[[dict[str, Any]], Optional[str]]
 HANDLED, DUPLICATE, DEAD_LETTER, RETRIED = "handled", "duplicate", "dead_letter", "retried"
+#: An attempt the worker's token check refused: 401/403, or 503 when it has no certificates.
+REJECTED = "rejected"
+#: The worker's log line for a refused token (app/worker/dependencies.py ``authenticate``).
+_CERTS_UNAVAILABLE = "request refused, failing closed"
 #: The worker's per-attempt ``status`` values (app/worker/processing.py) and what they mean here.
 _STATUS = {"done": HANDLED, "duplicate": DUPLICATE, "dead_letter": DEAD_LETTER,
            "retry": RETRIED, "in_progress": RETRIED, "error": RETRIED}
@@ -292,10 +370,14 @@ def classify(record: dict[str, Any]) -> Optional[str]:
 
     The worker logs exactly one summary line per attempt, carrying the task name (``task``),
     ``http_status`` and ``status`` (done, duplicate, dead_letter, retry, in_progress, error),
-    plus ``dead_letter: true`` on dead letters.
+    plus ``dead_letter: true`` on dead letters. A token the worker refuses is logged without
+    ``status``, with ``auth_reason`` and ``http_status`` 401 or 403 (or 503 when it cannot get
+    its certificates): :data:`REJECTED`.
     """
     if task_of(record) is None or "http_status" not in record:
         return None
+    if "auth_reason" in record or str(record.get("message", "")).startswith(_CERTS_UNAVAILABLE):
+        return REJECTED
     if record.get("dead_letter") is True:
         return DEAD_LETTER
     if record.get("duplicate") is True:
@@ -319,8 +401,11 @@ class WorkerProcess(ReadProcess):
     APP = "app.worker.main:app"
 
     def __init__(self, env: dict[str, str], *, classifier: Classifier = classify,
-                 start_timeout: float = WORKER_START_TIMEOUT_S) -> None:
+                 start_timeout: float = WORKER_START_TIMEOUT_S, url_env: Sequence[str] = ()) -> None:
+        """``url_env``: variables set to the worker's own URL once its port is chosen (an
+        audience that is the service's URL)."""
         self.env = env
+        self.url_env = tuple(url_env)
         self.classifier = classifier
         self.start_timeout = start_timeout
         self.port = 0
@@ -338,6 +423,7 @@ class WorkerProcess(ReadProcess):
         for _attempt in range(3):  # a free port can be taken between choosing and binding it
             self.port = free_port()
             env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
+            env.update({name: self.url for name in self.url_env})
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", self.APP, "--host", "127.0.0.1",
@@ -444,6 +530,8 @@ class DemoSummary:
     duplicates: int = 0
     dead_lettered: int = 0
     retried: int = 0
+    rejected: int = 0
+    """Attempts the worker's token check refused (401/403, or 503 without certificates)."""
     problems: list[str] = field(default_factory=list)
     job: Optional[JobRunSummary] = None
 
@@ -455,7 +543,8 @@ class DemoSummary:
         return {"sent": self.sent, "unique_tasks": self.unique, "created": self.created,
                 "enqueue_duplicates": self.enqueue_duplicates, "enqueue_failed": self.enqueue_failed,
                 "handled": self.handled, "duplicates": self.duplicates, "dead_lettered": self.dead_lettered,
-                "retried": self.retried, "job": self.job.as_dict() if self.job else None,
+                "retried": self.retried, "rejected": self.rejected,
+                "job": self.job.as_dict() if self.job else None,
                 "ok": self.ok, "problems": self.problems}
 
     def render(self) -> str:
@@ -468,6 +557,8 @@ class DemoSummary:
             f"  handled        {self.handled:>5}  run by the worker",
             f"  duplicates     {self.duplicates:>5}  deliveries skipped by the worker's task-name dedup",
             f"  dead-lettered  {self.dead_lettered:>5}  acknowledged without retry (unknown kind)",
+            f"  rejected       {self.rejected:>5}  attempts refused by the worker's token check"
+            " (401/403; any one fails the demo)",
         ]
         if self.retried:
             lines.append(f"  retried        {self.retried:>5}  attempts answered 409/429/5xx (the emulator retries at once)")
@@ -481,11 +572,23 @@ class DemoSummary:
                 "images resized, each by the task whose share it is)",
             ]
         if self.ok:
-            lines.append("  result: OK, every task handled exactly once")
+            lines.append("  result: OK, every task handled exactly once, every token accepted")
         else:
             lines.append("  result: FAILED")
             lines += [f"    - {p}" for p in self.problems]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenWiring:
+    """Both ends of the token check as the stack wires them: what the tasks' tokens are for
+    (the ``audience`` and ``invoker_email`` outputs the enqueuer reads) and what the worker
+    accepts (``WORKER_AUDIENCE`` and ``WORKER_INVOKER_EMAIL`` in the service's env)."""
+
+    audience: str
+    invoker_email: str
+    worker_audience: str
+    worker_invoker_email: str
 
 
 def demo_specs(count: int, run_id: str) -> tuple[list[TaskSpec], dict[str, str]]:
@@ -516,17 +619,33 @@ def run_demo(
         raise DemoError(f"count must be >= 1, got {count}")
     target = read_stack(stack_json) if stack_json else load_target(stack, cdktf_out, synth, log)
     log(f"queue {target.queue_path} (from the synthesized {stack} stack)")
+    audience, worker_audience, worker_email = target.auth_wiring()
     job_target = target.job if job else None
     queues = [target.queue_path] + ([job_target.queue_path] if job_target else [])
     with Emulator(queues) as emulator, contextlib.ExitStack() as standins:
-        log(f"emulator on {emulator.address}")
-        worker_env = {"WORKER_AUTH": "disabled", "WORKER_INVOKER_EMAIL": target.invoker_email,
+        log(f"emulator on {emulator.address}; its OIDC stand-in serves certificates at {emulator.certs_url}")
+        # The token check on, wired as the stack wires the service: WORKER_AUDIENCE and
+        # WORKER_INVOKER_EMAIL from its env, the certificates from the emulator's local signer.
+        worker_env = {"WORKER_AUTH": "required", "WORKER_INVOKER_EMAIL": worker_email,
+                      "WORKER_CERTS_URL": emulator.certs_url,
                       "WORKER_LOG_LEVEL": "INFO"}  # the per-task lines the demo follows are INFO
-        with WorkerProcess(worker_env) as worker:
-            log(f"worker on {worker.url} (WORKER_AUTH=disabled: the emulator sends no OIDC token)")
+        if worker_audience != SERVICE_URI:
+            worker_env["WORKER_AUDIENCE"] = worker_audience
+        # Later: the storage emulator (app/storage_emulator.py) starts here, before the worker,
+        # entered into `standins`; its settings go into worker_env and the summary prints the
+        # dead-letter count and where they are.
+        url_env = ["WORKER_AUDIENCE"] if worker_audience == SERVICE_URI else []
+        with WorkerProcess(worker_env, url_env=url_env) as worker:
+            wiring = TokenWiring(
+                audience=worker.url if audience == SERVICE_URI else audience,
+                invoker_email=target.invoker_email,
+                worker_audience=worker.url if worker_audience == SERVICE_URI else worker_audience,
+                worker_invoker_email=worker_email)
+            log(f"worker on {worker.url} (WORKER_AUTH=required: WORKER_AUDIENCE={wiring.worker_audience}, "
+                f"WORKER_INVOKER_EMAIL={wiring.worker_invoker_email} from the {stack} stack's service env)")
             # task_url: the local sample worker's POST /tasks, whatever path the stack names.
             sets: list[Any] = [StackOutputs(
-                service_url=worker.url, task_url=f"{worker.url}/tasks", audience=worker.url,
+                service_url=worker.url, task_url=f"{worker.url}/tasks", audience=wiring.audience,
                 queue_path=target.queue_path, invoker_email=target.invoker_email,
                 dispatch_deadline_seconds=target.dispatch_deadline_seconds, stack=stack)]
             standin: Optional[JobsStandin] = None
@@ -553,7 +672,11 @@ def run_demo(
                 return sum(1 for d in deliveries if d.task_id in sent_ids and d.outcome in FINAL)
 
             # The emulator delivers every created task (a re-used name too) until it is acknowledged.
-            if not worker.wait_for(lambda ds: finished(ds) >= bulk.created, wait_s):
+            def refused(deliveries: list[Delivery]) -> bool:
+                return any(d.outcome == REJECTED for d in deliveries if d.task_id in sent_ids)
+
+            # A refused token is retried for ever (as Cloud Tasks would, until max_attempts): stop at the first.
+            if not worker.wait_for(lambda ds: finished(ds) >= bulk.created or refused(ds), wait_s):
                 log(f"timed out after {wait_s:.0f} s; worker log tail:\n" + "\n".join(list(worker.tail)[-20:]))
             time.sleep(SETTLE_S)  # extra deliveries would show up here
             seen = [d for d in worker.snapshot() if d.task_id in sent_ids]
@@ -561,7 +684,7 @@ def run_demo(
             if job_target is not None and standin is not None:
                 job_run = run_job_once(outputs_file, stack, emulator.address, standin, job_target,
                                        run_id, wait_s, log)
-    return summarise(bulk, expected, ids, seen, job_run)
+    return summarise(bulk, expected, ids, seen, job_run, wiring=wiring)
 
 
 def job_standin(job: JobTarget) -> JobsStandin:
@@ -615,15 +738,19 @@ def _job_outputs(execution: Execution) -> tuple[int, list[str]]:
 
 
 def summarise(bulk: Any, expected: dict[str, str], ids: dict[str, Optional[str]],
-              seen: Sequence[Delivery], job: Optional[JobRunSummary] = None) -> DemoSummary:
+              seen: Sequence[Delivery], job: Optional[JobRunSummary] = None, *,
+              wiring: Optional[TokenWiring] = None) -> DemoSummary:
     """Compare what was sent with what the worker logged (and the job run, if any)."""
     counts = Counter(d.outcome for d in seen)
     s = DemoSummary(sent=len(bulk.results), unique=len(expected), created=bulk.created,
                     enqueue_duplicates=bulk.duplicates, enqueue_failed=bulk.failed,
                     handled=counts[HANDLED], duplicates=counts[DUPLICATE] + bulk.duplicates,
-                    dead_lettered=counts[DEAD_LETTER], retried=counts[RETRIED])
+                    dead_lettered=counts[DEAD_LETTER], retried=counts[RETRIED],
+                    rejected=counts[REJECTED])
     if bulk.failed:
         s.problems.append(f"{bulk.failed} task(s) could not be created")
+    if s.rejected:
+        s.problems.append(_rejection_problem([d for d in seen if d.outcome == REJECTED], wiring))
     by_id: dict[str, list[str]] = {}
     for d in seen:
         by_id.setdefault(d.task_id, []).append(d.outcome)
@@ -637,6 +764,21 @@ def summarise(bulk: Any, expected: dict[str, str], ids: dict[str, Optional[str]]
         s.job = job
         s.problems += job.problems
     return s
+
+
+def _rejection_problem(rejected: Sequence[Delivery], wiring: Optional[TokenWiring]) -> str:
+    """One line saying which attempts were refused, why, and which wire to look at."""
+    reasons = Counter(
+        f"{d.record.get('http_status')} {d.record.get('auth_reason') or 'certificates unavailable'}"
+        for d in rejected)
+    text = (f"{len(rejected)} attempt(s) refused by the worker's token check "
+            f"({', '.join(f'{n} x {r}' for r, n in sorted(reasons.items()))})")
+    if wiring is not None:
+        text += (f": the tokens are for audience {wiring.audience!r} and account "
+                 f"{wiring.invoker_email!r} (the stack's audience and invoker_email outputs); the "
+                 f"worker accepts {wiring.worker_audience!r} and {wiring.worker_invoker_email!r} "
+                 "(WORKER_AUDIENCE and WORKER_INVOKER_EMAIL in the service's env)")
+    return text
 
 
 # --- CLI ---
