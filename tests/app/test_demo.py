@@ -19,10 +19,15 @@ STACK = {
         "invoker_email": {"value": "${google_service_account.who_ABCD.email}"},
         "dispatch_deadline_seconds": {"value": 300},
         "service_url": {"value": "${google_cloud_run_v2_service.svc_9.uri}"},
+        "audience": {"value": "https://worker-dev.example.test"},
     },
     "resource": {
         "google_cloud_tasks_queue": {"anything_1234": {"name": "jobs-dev", "location": "europe-west1"}},
-        "google_cloud_run_v2_service": {"svc_9": {"name": "worker-dev", "location": "europe-west1"}},
+        "google_cloud_run_v2_service": {"svc_9": {"name": "worker-dev", "location": "europe-west1", "template": {
+            "containers": [{"env": [
+                {"name": "WORKER_AUDIENCE", "value": "https://worker-dev.example.test"},
+                {"name": "WORKER_INVOKER_EMAIL", "value": "${google_service_account.who_ABCD.email}"},
+            ]}]}}},
         "google_service_account": {
             "runtime_1": {"account_id": "worker-dev-run"},
             "who_ABCD": {"account_id": "worker-dev-invoker"},
@@ -44,6 +49,9 @@ def test_read_stack_finds_the_queue_by_resource_type(tmp_path):
     assert target.invoker_email == "worker-dev-invoker@demo-proj.iam.gserviceaccount.com"
     assert target.dispatch_deadline_seconds == 300
     assert target.service_name == "worker-dev"
+    # Both ends of the token check, read separately: the outputs the enqueuer uses, the env the worker gets.
+    assert target.audience == target.worker_audience == "https://worker-dev.example.test"
+    assert target.worker_invoker_email == "worker-dev-invoker@demo-proj.iam.gserviceaccount.com"
     # No job pattern in this stack: the demo's job run uses a local one.
     assert (target.job.name, target.job.declared, target.job.task_count) == ("demo-job", False, 2)
     assert target.job.queue_path == "projects/demo-proj/locations/europe-west1/queues/demo-job"
@@ -87,6 +95,29 @@ def test_read_stack_fallbacks_and_errors(tmp_path, monkeypatch):
         demo.read_stack(tmp_path / "missing.json")
 
 
+def test_read_stack_an_audience_that_is_the_service_uri_is_the_local_worker_url(tmp_path):
+    doc = json.loads(json.dumps(STACK))
+    doc["output"]["audience"]["value"] = "${google_cloud_run_v2_service.svc_9.uri}"
+    doc["resource"]["google_cloud_run_v2_service"]["svc_9"]["template"]["containers"][0]["env"][0]["value"] = (
+        "${google_cloud_run_v2_service.svc_9.uri}")
+    target = demo.read_stack(write_stack(tmp_path, doc))
+    assert target.audience == target.worker_audience == demo.SERVICE_URI
+
+
+def test_demo_refuses_a_stack_that_does_not_wire_the_token_check(tmp_path, capsys):
+    doc = json.loads(json.dumps(STACK))
+    del doc["output"]["audience"]
+    doc["resource"]["google_cloud_run_v2_service"]["svc_9"]["template"]["containers"][0]["env"].pop(1)
+    write_stack(tmp_path / "cdktf.out", doc)
+    code = demo.main(["--count", "1", "--no-job", "--cdktf-out", str(tmp_path / "cdktf.out"),
+                      "--work-dir", str(tmp_path / "work")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "the stack does not wire the worker's token check: it needs an `audience` output" in err
+    assert "WORKER_INVOKER_EMAIL in the service's env" in err
+    assert "WORKER_AUDIENCE in the service's env" not in err  # that one is wired
+
+
 @pytest.mark.parametrize("record, outcome", [
     ({"message": "task done", "task": "ab-1", "status": "done", "http_status": 200}, demo.HANDLED),
     ({"task": "ab-1", "status": "duplicate", "http_status": 200}, demo.DUPLICATE),
@@ -95,6 +126,9 @@ def test_read_stack_fallbacks_and_errors(tmp_path, monkeypatch):
     ({"task": "ab-1", "status": "retry", "http_status": 503}, demo.RETRIED),
     ({"message": "email accepted for delivery", "task": "ab-1"}, None),  # a handler's own log line
     ({"message": "worker ready"}, None),
+    ({"message": "request rejected: token is for another audience", "task": "ab-1",
+      "auth_reason": "wrong_audience", "http_status": 403}, demo.REJECTED),
+    ({"message": "request refused, failing closed: no keys", "task": "ab-1", "http_status": 503}, demo.REJECTED),
 ])
 def test_classify_worker_log_records(record, outcome):
     assert demo.classify(record) == outcome
@@ -126,6 +160,7 @@ def test_demo_end_to_end_every_task_handled_exactly_once(tmp_path, capsys):
     assert summary["ok"] and summary["problems"] == []
     assert (summary["sent"], summary["unique_tasks"], summary["created"]) == (6, 5, 6)
     assert (summary["handled"], summary["duplicates"], summary["dead_lettered"]) == (4, 1, 1)
+    assert summary["rejected"] == 0  # every token the emulator signed passed the worker's check
     job = summary["job"]
     assert (job["job"], job["declared_by_stack"], job["enqueue_status"]) == ("demo-job", False, "created")
     assert (job["exit_codes"], job["items"], job["processed"]) == ([0, 0], 6, 6)
@@ -150,6 +185,31 @@ def test_demo_without_the_job_run(tmp_path, capsys):
     assert "job_run_url" not in json.loads((tmp_path / "work" / "outputs.json").read_text())["dev"]
 
 
+@pytest.mark.parametrize("wire, value, reason", [
+    ("audience", "https://somewhere-else.example.test", "403 wrong_audience"),
+    ("invoker_email", "${google_service_account.runtime_1.email}", "403 wrong_account"),
+])
+def test_demo_fails_on_a_wrong_wire_with_a_clear_message(tmp_path, capsys, wire, value, reason):
+    """The enqueuer's side (outputs) disagrees with the worker's (service env): tokens refused."""
+    doc = json.loads(json.dumps(STACK))
+    doc["output"][wire]["value"] = value
+    write_stack(tmp_path / "cdktf.out", doc)
+    before = _children()
+    code = demo.main(["--count", "1", "--no-job", "--cdktf-out", str(tmp_path / "cdktf.out"),
+                      "--work-dir", str(tmp_path / "work"), "--wait", "20", "--json"])
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert code == 1, (summary, err)
+    assert not summary["ok"] and summary["rejected"] >= 1 and summary["handled"] == 0
+    (problem,) = [p for p in summary["problems"] if "refused by the worker's token check" in p]
+    assert reason in problem
+    assert ("'https://worker-dev.example.test' and 'worker-dev-invoker@demo-proj.iam.gserviceaccount.com' "
+            "(WORKER_AUDIENCE and WORKER_INVOKER_EMAIL in the service's env)") in problem
+    shown = value if wire == "audience" else "worker-dev-run@demo-proj.iam.gserviceaccount.com"
+    assert repr(shown) in problem
+    assert _children() == before
+
+
 def test_demo_on_the_real_synthesized_dev_stack(tmp_path, capsys, monkeypatch):
     """`make demo` path: --synth runs main.py, and the demo reads the real dev stack."""
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "acme-demo-1")
@@ -160,6 +220,7 @@ def test_demo_on_the_real_synthesized_dev_stack(tmp_path, capsys, monkeypatch):
     summary = json.loads(out)
     assert code == 0, (summary, err)
     assert (summary["handled"], summary["duplicates"], summary["dead_lettered"]) == (3, 1, 1)
+    assert summary["rejected"] == 0  # tokens for the stack's audience and invoker, checked by the worker
     # dev declares a job ([dev.job]): the demo runs it once, with its own task count.
     job = summary["job"]
     assert (job["job"], job["declared_by_stack"], job["exit_codes"]) == ("tasks-job-dev", True, [0, 0])
@@ -169,5 +230,8 @@ def test_demo_on_the_real_synthesized_dev_stack(tmp_path, capsys, monkeypatch):
     # dev's queue_name_suffix: locally the random suffix is all zeros
     assert outputs["dev"]["queue_path"] == (
         "projects/acme-demo-1/locations/us-central1/queues/tasks-dev-000000")
+    # the dev stack's custom audience and invoker account, as synthesized
+    assert outputs["dev"]["audience"] == "https://tasks-worker-dev.us-central1.acme-demo-1.tasks.invalid"
+    assert outputs["dev"]["invoker_email"] == "tasks-worker-dev-invoker@acme-demo-1.iam.gserviceaccount.com"
     assert outputs["dev"]["job_queue_path"] == (
         "projects/acme-demo-1/locations/us-central1/queues/tasks-job-dev-000000")
