@@ -15,12 +15,22 @@ from cdktf import Fn
 from constructs import Construct
 
 from . import defaults
+from .buckets import check_store_arguments
+from .dead_letter_store import DeadLetterStore
 from .ids import fitted_id
 from .invoker_service_account import InvokerServiceAccount
-from .options import QueueOptions, ServiceOptions
+from .options import (
+    AlertOptions,
+    DeadLetterOptions,
+    QueueOptions,
+    ServiceOptions,
+    TaskNameStoreOptions,
+)
 from .policy import PolicyCheck
 from .project_apis import shared_apis
 from .service_account import ServiceAccountLike, check_invoker
+from .task_alerts import TaskAlerts
+from .task_name_store import TaskNameStore, check_retention
 from .task_queue import QueueRouting, TaskQueue, check_task_queue_arguments
 from .validation import (
     ACCOUNT_ID,
@@ -41,9 +51,12 @@ from .validation import (
 )
 from .worker_service import WorkerService, check_worker_service_arguments
 
-# Variables the pattern sets in the service's environment for the worker's token check.
+# Variables the pattern sets in the service's environment: the worker's token check, its
+# stores and the queue's retry limits (a user's env entry may not override any of them).
 MANAGED_ENV = (defaults.WORKER_AUDIENCE_ENV, defaults.WORKER_INVOKER_EMAIL_ENV,
-               defaults.WORKER_PROJECT_ID_ENV)
+               defaults.WORKER_PROJECT_ID_ENV, defaults.WORKER_DEAD_LETTER_BUCKET_ENV,
+               defaults.WORKER_TASK_NAME_BUCKET_ENV, defaults.WORKER_QUEUE_MAX_ATTEMPTS_ENV,
+               defaults.WORKER_QUEUE_MAX_RETRY_DURATION_ENV)
 SECRET_MANAGER_API = "secretmanager.googleapis.com"
 
 
@@ -79,6 +92,11 @@ class CloudTasksToCloudRun(Construct):
         queue_level_routing: bool = False,
         enable_apis: bool = True,
         task_path: str = defaults.TASK_PATH,
+        dead_letters: DeadLetterOptions | None = None,
+        dead_letter_bucket: str | None = None,
+        task_names: TaskNameStoreOptions | None = None,
+        task_name_bucket: str | None = None,
+        alerts: AlertOptions | None = None,
     ) -> None:
         """
         :param project: project id; also part of the default audience.
@@ -112,6 +130,17 @@ class CloudTasksToCloudRun(Construct):
             stack and project (shared with other patterns, see :class:`ProjectApis`).
             Default: True.
         :param task_path: path of the worker endpoint. Default: ``/tasks``.
+        :param dead_letters: the dead-letter store (:class:`DeadLetterOptions`; opt out
+            with ``enabled=False``). Default: a private bucket, 30 days' retention.
+        :param dead_letter_bucket: an existing bucket to keep dead letters in, by name,
+            instead of creating one (grants only). Not with ``dead_letters``.
+        :param task_names: the shared task-name store (:class:`TaskNameStoreOptions`; opt
+            out with ``enabled=False``). Default: a private bucket kept for the queue's
+            retry window plus 24 h.
+        :param task_name_bucket: an existing bucket for task names, by name. Not with
+            ``task_names``.
+        :param alerts: alert policies on the queue and the dead letters
+            (:class:`AlertOptions`, opt-in with channels). Default: none.
         """
         plan = _plan(
             project=project, name=name, location=location, image=image, service=service,
@@ -119,7 +148,9 @@ class CloudTasksToCloudRun(Construct):
             invoker_account_id=invoker_account_id, service_account=service_account,
             audience=audience, dispatch_deadline_seconds=dispatch_deadline_seconds,
             enqueuers=enqueuers, queue_level_routing=queue_level_routing,
-            enable_apis=enable_apis, task_path=task_path,
+            enable_apis=enable_apis, task_path=task_path, dead_letters=dead_letters,
+            dead_letter_bucket=dead_letter_bucket, task_names=task_names,
+            task_name_bucket=task_name_bucket, alerts=alerts,
         )
         # Everything was checked before the first resource: a caller who catches the
         # error is left with no half-built pattern.
@@ -135,15 +166,37 @@ class CloudTasksToCloudRun(Construct):
                 display_name=defaults.INVOKER_DISPLAY_NAME.format(service=name),
                 depends_on=self.apis,
             ))
+        # The stores: private buckets (or existing ones, by name) the runtime account gets
+        # bucket-level grants on, once the service (and its account) exists.
+        self.dead_letters: DeadLetterStore | None = None
+        if plan.dead_letters_enabled:
+            self.dead_letters = DeadLetterStore(
+                self, "dead-letters", project=project, service_name=name, location=location,
+                options=dead_letters, existing_bucket=dead_letter_bucket,
+                depends_on=self.apis)
+        self.task_names: TaskNameStore | None = None
+        if plan.task_names_enabled:
+            self.task_names = TaskNameStore(
+                self, "task-names", project=project, service_name=name, queue=plan.queue,
+                dispatch_deadline_seconds=plan.dispatch_deadline_seconds, location=location,
+                options=task_names, existing_bucket=task_name_bucket, depends_on=self.apis)
+        env = {
+            **plan.service.env,
+            defaults.WORKER_AUDIENCE_ENV: plan.audience,
+            defaults.WORKER_INVOKER_EMAIL_ENV: self.invoker.email,
+            defaults.WORKER_PROJECT_ID_ENV: project,
+            defaults.WORKER_QUEUE_MAX_ATTEMPTS_ENV: _whole(plan.queue.max_attempts),
+            defaults.WORKER_QUEUE_MAX_RETRY_DURATION_ENV:
+                _whole(plan.queue.max_retry_duration_seconds),
+        }
+        if self.dead_letters is not None:
+            env[defaults.WORKER_DEAD_LETTER_BUCKET_ENV] = self.dead_letters.name
+        if self.task_names is not None:
+            env[defaults.WORKER_TASK_NAME_BUCKET_ENV] = self.task_names.name
         self.service = WorkerService(
             self, "service", name=name, location=location, project=project, image=image,
             custom_audiences=[plan.audience], service_account=service_account,
-            options=dataclasses.replace(plan.service, env={
-                **plan.service.env,
-                defaults.WORKER_AUDIENCE_ENV: plan.audience,
-                defaults.WORKER_INVOKER_EMAIL_ENV: self.invoker.email,
-                defaults.WORKER_PROJECT_ID_ENV: project,
-            }),
+            options=dataclasses.replace(plan.service, env=env),
             depends_on=self.apis,
         )
         routing = None
@@ -160,6 +213,19 @@ class CloudTasksToCloudRun(Construct):
         )
 
         self.service.grant_invoke(self.invoker.member)
+        runtime_member = (self.service.runtime_account.member
+                          if self.service.runtime_account is not None
+                          else service_account.member)  # type: ignore[union-attr]
+        if self.dead_letters is not None:
+            self.dead_letters.grant_write(runtime_member)
+        if self.task_names is not None:
+            self.task_names.grant_use(runtime_member)
+        self.alerts: TaskAlerts | None = None
+        if plan.alerts.enabled:
+            self.alerts = TaskAlerts(
+                self, "alerts", project=project, service_name=name,
+                queue_name=self.queue.name, options=plan.alerts,
+                depends_on=shared_apis(self, project, defaults.ALERT_APIS, enable_apis))
         for member in plan.enqueuers:
             self.grant_enqueue(member)
         PolicyCheck.apply_to(self)
@@ -185,6 +251,25 @@ class CloudTasksToCloudRun(Construct):
         """E-mail of the account whose OIDC token tasks carry."""
         return self.invoker.email
 
+    @property
+    def dead_letter_bucket(self) -> str | None:
+        """Name of the dead-letter bucket (None when opted out)."""
+        return self.dead_letters.name if self.dead_letters is not None else None
+
+    @property
+    def task_name_bucket(self) -> str | None:
+        """Name of the task-name bucket (None when opted out)."""
+        return self.task_names.name if self.task_names is not None else None
+
+    def grant_replay(self, member: str) -> None:
+        """Let ``member`` replay dead letters: read and mark them in the dead-letter store
+        (:meth:`DeadLetterStore.grant_replay`) and re-enqueue them (:meth:`grant_enqueue`)."""
+        if self.dead_letters is None:
+            raise ConfigurationError("grant_replay", "used with a dead-letter store "
+                                     "(dead_letters is disabled)", member)
+        self.dead_letters.grant_replay(member)
+        self.grant_enqueue(member)
+
     def grant_enqueue(self, member: str) -> None:
         """Let ``member`` create tasks for this worker: ``roles/cloudtasks.enqueuer`` on
         the queue and ``roles/iam.serviceAccountUser`` on the invoker account (creating a
@@ -206,6 +291,9 @@ class _Plan:
     service: ServiceOptions
     queue: QueueOptions
     apis: tuple[str, ...]
+    dead_letters_enabled: bool
+    task_names_enabled: bool
+    alerts: AlertOptions
 
 
 def check_pattern_arguments(
@@ -217,6 +305,9 @@ def check_pattern_arguments(
     dispatch_deadline_seconds: int = defaults.DISPATCH_DEADLINE_SECONDS,
     enqueuers: Sequence[str] = (), queue_level_routing: bool = False,
     enable_apis: bool = True, task_path: str = defaults.TASK_PATH,
+    dead_letters: DeadLetterOptions | None = None, dead_letter_bucket: str | None = None,
+    task_names: TaskNameStoreOptions | None = None, task_name_bucket: str | None = None,
+    alerts: AlertOptions | None = None,
 ) -> None:
     """Validate :class:`CloudTasksToCloudRun` keywords without declaring anything, so a
     stack can refuse bad settings before its first resource (provider, backend)."""
@@ -225,12 +316,15 @@ def check_pattern_arguments(
           invoker_account_id=invoker_account_id, service_account=service_account,
           audience=audience, dispatch_deadline_seconds=dispatch_deadline_seconds,
           enqueuers=enqueuers, queue_level_routing=queue_level_routing,
-          enable_apis=enable_apis, task_path=task_path)
+          enable_apis=enable_apis, task_path=task_path, dead_letters=dead_letters,
+          dead_letter_bucket=dead_letter_bucket, task_names=task_names,
+          task_name_bucket=task_name_bucket, alerts=alerts)
 
 
 def _plan(*, project, name, location, image, service, queue, queue_name, invoker,
           invoker_account_id, service_account, audience, dispatch_deadline_seconds,
-          enqueuers, queue_level_routing, enable_apis, task_path) -> _Plan:
+          enqueuers, queue_level_routing, enable_apis, task_path, dead_letters,
+          dead_letter_bucket, task_names, task_name_bucket, alerts) -> _Plan:
     check_string("project", project, pattern=PROJECT_ID, allowed=PROJECT_ID_TEXT)
     check_string("name", name, pattern=CLOUD_RUN_NAME, allowed=CLOUD_RUN_NAME_TEXT)
     enqueuers = check_members("enqueuers", enqueuers)
@@ -281,12 +375,56 @@ def _plan(*, project, name, location, image, service, queue, queue_name, invoker
             f"at most the service's timeout_seconds ({timeout})",
             dispatch_deadline_seconds,
         )
-    apis = defaults.ENABLED_APIS + ((SECRET_MANAGER_API,) if service.secret_env else ())
+    dead_letters_enabled = _check_store(
+        "dead_letters", dead_letters, "dead_letter_bucket", dead_letter_bucket,
+        DeadLetterOptions, project=project, name=name, location=location,
+        suffix=defaults.DEAD_LETTER_BUCKET_SUFFIX)
+    task_names_enabled = _check_store(
+        "task_names", task_names, "task_name_bucket", task_name_bucket,
+        TaskNameStoreOptions, project=project, name=name, location=location,
+        suffix=defaults.TASK_NAME_BUCKET_SUFFIX)
+    if task_names_enabled and task_name_bucket is None:
+        check_retention(task_names, queue, dispatch_deadline_seconds)
+    alerts = AlertOptions() if alerts is None else alerts
+    if not isinstance(alerts, AlertOptions):
+        raise ConfigurationError("alerts", "an AlertOptions", alerts)
+    stores = dead_letters_enabled or task_names_enabled
+    apis = (defaults.ENABLED_APIS + ((defaults.STORAGE_API,) if stores else ())
+            + ((SECRET_MANAGER_API,) if service.secret_env else ()))
     return _Plan(
         audience=audience, dispatch_deadline_seconds=dispatch_deadline_seconds,
         task_path=task_path, queue_name=queue_name, invoker_account_id=account_id,
         enqueuers=enqueuers, service=service, queue=queue, apis=apis,
+        dead_letters_enabled=dead_letters_enabled, task_names_enabled=task_names_enabled,
+        alerts=alerts,
     )
+
+
+def _check_store(parameter: str, options, bucket_parameter: str, bucket: str | None,
+                 kind: type, *, project: str, name: str, location: str, suffix: str) -> bool:
+    """A store's options or an existing bucket (never both); whether the store is on."""
+    if options is not None and not isinstance(options, kind):
+        raise ConfigurationError(parameter, f"a {kind.__name__}", options)
+    if bucket is not None and options is not None:
+        raise ConfigurationError(
+            parameter, f"left unset when {bucket_parameter} is given (an existing bucket "
+            "keeps its own settings)", options)
+    if options is not None and not options.enabled:
+        return False
+    try:
+        check_store_arguments(scope=None, project=project, service_name=name,
+                              location=location, options=options, existing_bucket=bucket,
+                              kind=kind, suffix=suffix)
+    except ConfigurationError as error:
+        where = bucket_parameter if error.parameter == "existing_bucket" else parameter
+        inner = "" if error.parameter == "existing_bucket" else f".{error.parameter}"
+        raise ConfigurationError(f"{where}{inner}", error.allowed, error.value) from None
+    return True
+
+
+def _whole(value: float) -> str:
+    """A number as the worker reads it: whole (the API truncates durations to seconds)."""
+    return str(value) if is_token(value) else str(int(value))
 
 
 def _invoker_account_id_for(name: str) -> str:

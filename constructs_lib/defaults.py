@@ -82,3 +82,55 @@ ENABLED_APIS = (
 WORKER_AUDIENCE_ENV = "WORKER_AUDIENCE"
 WORKER_INVOKER_EMAIL_ENV = "WORKER_INVOKER_EMAIL"
 WORKER_PROJECT_ID_ENV = "WORKER_PROJECT_ID"  # trace correlation in the worker's logs
+
+# --- DeadLetterStore / TaskNameStore (google_storage_bucket) ---------------------------
+# Both stores are declared by the pattern unless opted out (DeadLetterOptions(enabled=False),
+# TaskNameStoreOptions(enabled=False)); see docs/stores.md.
+DEAD_LETTER_STORE = True
+TASK_NAME_STORE = True
+DEAD_LETTER_RETENTION_DAYS = 30  # long enough for a person to look and replay
+# Soft delete (cloud.google.com/storage/docs/soft-delete): Google's own 7 days, written
+# explicitly, on the dead letters (a mistaken delete is recoverable); off on the task
+# names (markers deleted per task: nothing a person recovers, only bytes billed a week).
+DEAD_LETTER_SOFT_DELETE_DAYS = 7
+TASK_NAME_SOFT_DELETE_DAYS = 0
+BUCKET_FORCE_DESTROY = False  # a destroy with dead letters in the bucket fails, on purpose
+BUCKET_STORAGE_CLASS = "STANDARD"  # the provider's default, written explicitly
+DEAD_LETTER_BUCKET_SUFFIX = "-dead-letters"
+TASK_NAME_BUCKET_SUFFIX = "-task-names"
+DEAD_LETTER_LABELS = {"purpose": "dead-letters"}
+TASK_NAME_LABELS = {"purpose": "task-names"}
+# Where the worker writes (the app owns the layout; see the issue 9 contract).
+DEAD_LETTER_PREFIX = "dead-letters/"
+TASK_NAME_PREFIX = "task-names/"
+# Runtime-account roles, on the bucket only (permission lists: constructs_lib/limits.py).
+DEAD_LETTER_WRITER_ROLE = "roles/storage.objectCreator"
+TASK_NAME_USER_ROLE = "roles/storage.objectUser"
+# The replay identity reads dead letters and marks them replayed (object metadata): no
+# predefined role has get + list + update without delete, so a custom role holds just these.
+REPLAY_PERMISSIONS = ("storage.objects.get", "storage.objects.list", "storage.objects.update")
+REPLAY_ROLE_PREFIX = "deadLetterReplay_"
+# Cloud Tasks deduplicates a task name for up to 24 h; a task lives at most 31 days
+# (CreateQueue in googleapis google/cloud/tasks/v2/cloudtasks.proto).
+NAMED_TASK_WINDOW_SECONDS = 86_400
+MAX_TASK_LIFETIME_SECONDS = 31 * 86_400
+STORAGE_API = "storage.googleapis.com"
+WORKER_DEAD_LETTER_BUCKET_ENV = "WORKER_DEAD_LETTER_BUCKET"
+WORKER_TASK_NAME_BUCKET_ENV = "WORKER_TASK_NAME_BUCKET"
+WORKER_QUEUE_MAX_ATTEMPTS_ENV = "WORKER_QUEUE_MAX_ATTEMPTS"
+WORKER_QUEUE_MAX_RETRY_DURATION_ENV = "WORKER_QUEUE_MAX_RETRY_DURATION_SECONDS"
+
+# --- TaskAlerts (google_logging_metric, google_monitoring_alert_policy) ----------------
+ALERTS = False  # opt-in: alerts need notification channels
+ALERT_APIS = ("monitoring.googleapis.com", "logging.googleapis.com")
+ALERT_SEVERITY = "ERROR"
+ALERT_ALIGNMENT_PERIOD_SECONDS = 300
+BACKLOG_THRESHOLD_TASKS = 1000
+BACKLOG_DURATION_SECONDS = 600
+FAILING_ATTEMPTS_THRESHOLD = 10  # non-2xx attempts per alignment period
+FAILING_ATTEMPTS_DURATION_SECONDS = 300
+DISPATCH_LAG_THRESHOLD_SECONDS = 300.0  # 99th percentile of scheduled-to-attempt delay
+DISPATCH_LAG_DURATION_SECONDS = 600
+DEAD_LETTER_ALERT_THRESHOLD = 0  # any dead letter in an alignment period
+DEAD_LETTER_ALERT_DURATION_SECONDS = 0
+DEAD_LETTER_METRIC_PREFIX = "dead-letters/"  # log-based metric name: dead-letters/<service>

@@ -387,3 +387,171 @@ class JobOptions(_FromMapping):
     @classmethod
     def _convert(cls, table: dict[str, Any]) -> dict[str, Any]:
         return ServiceOptions._convert(table)
+
+
+# --- stores and alerts (issue 9) ------------------------------------------------------
+# Soft delete: 0 (off) or 7 to 90 days (cloud.google.com/storage/docs/soft-delete).
+SOFT_DELETE_MIN_DAYS = 7
+SOFT_DELETE_MAX_DAYS = 90
+# A lifecycle rule's age is an int32 number of days (storage/v1 BucketLifecycleRuleCondition).
+MAX_AGE_DAYS = INT32_MAX
+NOTIFICATION_CHANNEL = r"projects/[^/\s]+/notificationChannels/[0-9]+"
+NOTIFICATION_CHANNEL_TEXT = "a notification channel: projects/PROJECT/notificationChannels/ID"
+ALERT_SEVERITIES = ("CRITICAL", "ERROR", "WARNING")
+MAX_ALERT_SECONDS = 86_400  # one day: longer windows alert too late to be useful
+
+
+def _check_soft_delete(parameter: str, days: Any) -> None:
+    check_number(parameter, days, minimum=SOFT_DELETE_MIN_DAYS, maximum=SOFT_DELETE_MAX_DAYS,
+                 integer=True, extra_allowed=(0,))
+
+
+def _check_store_labels(labels: Any) -> None:
+    check_labels("labels", labels, max_count=limits.MAX_LABELS, max_chars=limits.LABEL_MAX_CHARS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadLetterOptions(_FromMapping):
+    """The dead-letter store the pattern declares: a private Cloud Storage bucket the worker
+    may only create objects in (see docs/stores.md)."""
+
+    enabled: bool = defaults.DEAD_LETTER_STORE
+    """Declare the store. Off: no bucket, no grant, no WORKER_DEAD_LETTER_BUCKET (the worker
+    then only logs dead letters). Default: True."""
+    bucket_name: str | None = None
+    """Name of the bucket to create. Default: ``<service>-<hash8>-dead-letters``, the hash
+    taken over project and service name (bucket names are global and public)."""
+    retention_days: int = defaults.DEAD_LETTER_RETENTION_DAYS
+    """Days a dead letter is kept before the lifecycle rule deletes it, at least 1.
+    Default: 30."""
+    soft_delete_retention_days: int = defaults.DEAD_LETTER_SOFT_DELETE_DAYS
+    """Days a deleted dead letter stays restorable: 0 (off) or 7 to 90. Default: 7."""
+    force_destroy: bool = defaults.BUCKET_FORCE_DESTROY
+    """Let ``terraform destroy`` delete a bucket that still holds dead letters.
+    Default: False."""
+    labels: Mapping[str, str] = field(default_factory=lambda: dict(defaults.DEAD_LETTER_LABELS))
+    """Bucket labels. Default: ``{'purpose': 'dead-letters'}``."""
+
+    def __post_init__(self) -> None:
+        _freeze(self, ("labels",))
+        check_bool("enabled", self.enabled)
+        if self.bucket_name is not None:
+            from .buckets import check_bucket_name
+
+            check_bucket_name("bucket_name", self.bucket_name)
+        check_number("retention_days", self.retention_days, minimum=1, maximum=MAX_AGE_DAYS,
+                     integer=True)
+        _check_soft_delete("soft_delete_retention_days", self.soft_delete_retention_days)
+        check_bool("force_destroy", self.force_destroy)
+        _check_store_labels(self.labels)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskNameStoreOptions(_FromMapping):
+    """The shared task-name store: a private bucket whose objects are the worker's claims
+    and completion marks, expired once no redelivery of that task can come."""
+
+    enabled: bool = defaults.TASK_NAME_STORE
+    """Declare the store. Off: no bucket, no grant, no WORKER_TASK_NAME_BUCKET (each worker
+    instance then keeps task names in its own memory). Default: True."""
+    bucket_name: str | None = None
+    """Name of the bucket to create. Default: ``<service>-<hash8>-task-names``."""
+    retention_days: int | None = None
+    """Days a task name is kept: at least the queue's retry window plus the 24 h named-task
+    window, in whole days (refused when shorter). Default: exactly that minimum (32 days
+    when the queue retries without limit: a task lives at most 31 days)."""
+    soft_delete_retention_days: int = defaults.TASK_NAME_SOFT_DELETE_DAYS
+    """Days a deleted task name stays restorable: 0 (off) or 7 to 90. Default: 0."""
+    force_destroy: bool = defaults.BUCKET_FORCE_DESTROY
+    """Let ``terraform destroy`` delete a bucket that still holds task names.
+    Default: False."""
+    labels: Mapping[str, str] = field(default_factory=lambda: dict(defaults.TASK_NAME_LABELS))
+    """Bucket labels. Default: ``{'purpose': 'task-names'}``."""
+
+    def __post_init__(self) -> None:
+        _freeze(self, ("labels",))
+        check_bool("enabled", self.enabled)
+        if self.bucket_name is not None:
+            from .buckets import check_bucket_name
+
+            check_bucket_name("bucket_name", self.bucket_name)
+        if self.retention_days is not None:
+            check_number("retention_days", self.retention_days, minimum=1,
+                         maximum=MAX_AGE_DAYS, integer=True)
+        _check_soft_delete("soft_delete_retention_days", self.soft_delete_retention_days)
+        check_bool("force_destroy", self.force_destroy)
+        _check_store_labels(self.labels)
+
+
+def _check_alert_seconds(parameter: str, value: Any, *, minimum: int) -> None:
+    """A whole number of minutes, in seconds (the API takes only those)."""
+    check_number(parameter, value, minimum=minimum, maximum=MAX_ALERT_SECONDS, integer=True)
+    if not is_token(value) and value % 60:
+        raise ConfigurationError(parameter, "a multiple of 60 seconds", value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertOptions(_FromMapping):
+    """Opt-in alerting on the queue and the dead letters: one log-based metric and four
+    alert policies sent to the channels given (see docs/alerts.md)."""
+
+    enabled: bool = defaults.ALERTS
+    """Declare the metric and the policies (and enable the Monitoring and Logging APIs).
+    Needs notification_channels. Default: False."""
+    notification_channels: Sequence[str] = ()
+    """Where alerts go: ``projects/P/notificationChannels/ID`` each, at least one when
+    enabled. Default: none."""
+    severity: str = defaults.ALERT_SEVERITY
+    """Severity of the incidents: CRITICAL, ERROR or WARNING. Default: ``ERROR``."""
+    alignment_period_seconds: int = defaults.ALERT_ALIGNMENT_PERIOD_SECONDS
+    """Window each data point sums or aligns over, 60 to 86400, whole minutes.
+    Default: 300."""
+    backlog_threshold: int = defaults.BACKLOG_THRESHOLD_TASKS
+    """Alert when more tasks than this wait in the queue (queue/depth), at least 1.
+    Default: 1000."""
+    backlog_duration_seconds: int = defaults.BACKLOG_DURATION_SECONDS
+    """...for this long, 0 to 86400, whole minutes. Default: 600."""
+    failing_attempts_threshold: int = defaults.FAILING_ATTEMPTS_THRESHOLD
+    """Alert when more attempts than this get a non-2xx answer in one alignment period
+    (queue/task_attempt_count), at least 1. Default: 10."""
+    failing_attempts_duration_seconds: int = defaults.FAILING_ATTEMPTS_DURATION_SECONDS
+    """...for this long, 0 to 86400, whole minutes. Default: 300."""
+    dispatch_lag_threshold_seconds: float = defaults.DISPATCH_LAG_THRESHOLD_SECONDS
+    """Alert when the 99th percentile of the delay between a task's scheduled and actual
+    attempt is above this (queue/task_attempt_delays), greater than 0. Default: 300."""
+    dispatch_lag_duration_seconds: int = defaults.DISPATCH_LAG_DURATION_SECONDS
+    """...for this long, 0 to 86400, whole minutes. Default: 600."""
+    dead_letter_threshold: int = defaults.DEAD_LETTER_ALERT_THRESHOLD
+    """Alert when more dead letters than this are logged in one alignment period, at
+    least 0. Default: 0 (any dead letter)."""
+    dead_letter_duration_seconds: int = defaults.DEAD_LETTER_ALERT_DURATION_SECONDS
+    """...for this long, 0 to 86400, whole minutes. Default: 0 (at once)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.notification_channels, (str, bytes)):
+            raise ConfigurationError("notification_channels", "a list of channel names",
+                                     self.notification_channels)
+        channels = check_strings("notification_channels", self.notification_channels)
+        for index, channel in enumerate(channels):
+            check_string(f"notification_channels[{index}]", channel,
+                         pattern=NOTIFICATION_CHANNEL, allowed=NOTIFICATION_CHANNEL_TEXT)
+        object.__setattr__(self, "notification_channels", tuple(dict.fromkeys(channels)))
+        check_bool("enabled", self.enabled)
+        if self.enabled and not channels:
+            raise ConfigurationError(
+                "notification_channels", "at least one channel when alerts are enabled "
+                "(an alert nobody receives is not an alert)", list(channels))
+        check_choice("severity", self.severity, ALERT_SEVERITIES)
+        _check_alert_seconds("alignment_period_seconds", self.alignment_period_seconds,
+                             minimum=60)
+        check_number("backlog_threshold", self.backlog_threshold, minimum=1,
+                     maximum=INT32_MAX, integer=True)
+        check_number("failing_attempts_threshold", self.failing_attempts_threshold,
+                     minimum=1, maximum=INT32_MAX, integer=True)
+        check_number("dispatch_lag_threshold_seconds", self.dispatch_lag_threshold_seconds,
+                     minimum=0, min_exclusive=True, maximum=MAX_DURATION_SECONDS)
+        check_number("dead_letter_threshold", self.dead_letter_threshold, minimum=0,
+                     maximum=INT32_MAX, integer=True)
+        for name in ("backlog_duration_seconds", "failing_attempts_duration_seconds",
+                     "dispatch_lag_duration_seconds", "dead_letter_duration_seconds"):
+            _check_alert_seconds(name, getattr(self, name), minimum=0)
