@@ -18,8 +18,12 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request
 
 from app.worker import kinds as _example_kinds  # noqa: F401 - registers the example kinds
+from app.worker.attempts import RetryLimits
 from app.worker.auth import AuthError, Caller, TokenVerifier
 from app.worker.certs import CertCache, CertsUnavailableError
+from app.worker.dead_letters import DeadLetterSink, GcsDeadLetterSink, LogOnlySink
+from app.worker.gcs import StorageRunner
+from app.worker.gcs_store import GcsIdempotencyStore
 from app.worker.handlers import HandlerRegistry, registry
 from app.worker.idempotency import IdempotencyStore, InMemoryIdempotencyStore
 from app.worker.settings import Settings, get_settings
@@ -34,6 +38,22 @@ class Components:
     settings: Settings
     verifier: TokenVerifier | None
     store: IdempotencyStore
+    dead_letters: DeadLetterSink
+    limits: RetryLimits
+    storage: StorageRunner | None = None
+    """The Cloud Storage client and pool, when a bucket is configured."""
+
+    def describe(self) -> dict[str, str]:
+        """Where task names and dead letters live, and which attempt is the last (start-up log)."""
+        store = getattr(self.store, "description", None) or (
+            "task names are remembered in this process only (in-memory store; WORKER_TASK_NAME_BUCKET unset): "
+            "a redelivery to another instance runs again"
+        )
+        return {"task_names": store, "dead_letters": self.dead_letters.description, "last_attempt": self.limits.describe()}
+
+    def close(self) -> None:
+        if self.storage is not None:
+            self.storage.close()
 
 
 def build_components(settings: Settings) -> Components:
@@ -47,20 +67,41 @@ def build_components(settings: Settings) -> Components:
             clock_skew=settings.clock_skew_seconds,
             cache_size=settings.token_cache_size,
         )
-    store = InMemoryIdempotencyStore(
-        ttl_seconds=settings.idempotency_ttl_seconds,
-        lease_seconds=settings.idempotency_lease_seconds,
-        max_entries=settings.idempotency_max_entries,
+    storage = None
+    if settings.task_name_bucket or settings.dead_letter_bucket:
+        storage = StorageRunner(timeout_seconds=settings.storage_timeout_seconds, threads=settings.storage_threads)
+    store: IdempotencyStore
+    if settings.task_name_bucket and storage is not None:
+        store = GcsIdempotencyStore(
+            storage, settings.task_name_bucket,
+            lease_seconds=settings.idempotency_lease_seconds, ttl_seconds=settings.idempotency_ttl_seconds,
+        )
+    else:
+        store = InMemoryIdempotencyStore(
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            lease_seconds=settings.idempotency_lease_seconds,
+            max_entries=settings.idempotency_max_entries,
+        )
+    dead_letters: DeadLetterSink = LogOnlySink()
+    if settings.dead_letter_bucket and storage is not None:
+        dead_letters = GcsDeadLetterSink(storage, settings.dead_letter_bucket)
+    limits = RetryLimits(
+        max_attempts=settings.queue_max_attempts,
+        max_retry_duration_seconds=settings.queue_max_retry_duration_seconds,
     )
-    return Components(settings=settings, verifier=verifier, store=store)
+    return Components(settings=settings, verifier=verifier, store=store, dead_letters=dead_letters,
+                      limits=limits, storage=storage)
 
 
 def components_for(app: FastAPI, settings: Settings) -> Components:
     """The app's components for ``settings`` (identity check first: it is the common case)."""
     components: Components | None = getattr(app.state, "worker_components", None)
     if components is None or (components.settings is not settings and components.settings != settings):
+        previous = components
         components = build_components(settings)
         app.state.worker_components = components
+        if previous is not None:
+            previous.close()
     return components
 
 

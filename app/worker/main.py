@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException, Request, Response
 from starlette.requests import ClientDisconnect
 
-from app.worker.dependencies import RegistryDep, SettingsDep, StoreDep, authenticate, components_for
+from app.worker.dependencies import Components, RegistryDep, SettingsDep, StoreDep, authenticate, components_for
 from app.worker.headers import CloudTasksHeaders
 from app.worker.logs import LOGGER_NAME, configure_logging, task_fields, trace_fields
 from app.worker.processing import TaskProcessor, bind_task_context, log_outcome
@@ -57,7 +57,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "worker ready",
             extra={"json_fields": {"audience": settings.audience, "invoker_email": settings.invoker_email}},
         )
-    yield
+    stores = components.describe()
+    # WARNING when a per-process default is in use: say it even with WORKER_LOG_LEVEL=WARNING.
+    shared = components.storage is not None and settings.task_name_bucket and settings.dead_letter_bucket
+    logger.log(logging.INFO if shared else logging.WARNING, "; ".join(stores.values()), extra={"json_fields": stores})
+    try:
+        yield
+    finally:
+        current: Components | None = getattr(app.state, "worker_components", None)
+        if current is not None and current.storage is not None:
+            current.close()  # the storage pool and HTTP session; rebuilt if the app starts again
+            app.state.worker_components = None
 
 
 def create_app() -> FastAPI:
@@ -80,7 +90,9 @@ def create_app() -> FastAPI:
         try:
             caller = await authenticate(request, settings)
             body = await read_body(request, settings.max_body_bytes)
-            outcome, kind = await TaskProcessor(settings, registry, store).process(body, headers, caller, context)
+            components = components_for(request.app, settings)
+            processor = TaskProcessor(settings, registry, store, components.dead_letters, components.limits)
+            outcome, kind = await processor.process(body, headers, caller, context)
             log_outcome(outcome, headers, started)
         except ClientDisconnect:
             # Cloud Tasks gave up (dispatch deadline) mid-body; it will retry. Nobody reads this answer.

@@ -5,7 +5,9 @@ outcome                        status  Cloud Tasks then
 =============================  ======  =============================================
 done                           200     acknowledges: task deleted
 duplicate (name completed)     200     acknowledges; handler not run again
-dead_letter (permanent)        200     acknowledges; ERROR log ``dead_letter: true``
+dead_letter (permanent)        200     acknowledges; kept first; ERROR ``dead_letter: true``
+dead_letter (last attempt)     200     the same, for a transient failure on the last attempt
+retry (dead letter not kept)   503     retries: nothing lost (the store failed)
 in_progress (name held)        409     retries later (Retry-After)
 retry (TransientError)         503     retries, backing off (Retry-After)
 retry (RateLimitedError)       429     retries, backing off (Retry-After)
@@ -27,7 +29,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from app.worker.attempts import RetryLimits
 from app.worker.auth import Caller
+from app.worker.dead_letters import PERMANENT, RETRIES_EXHAUSTED, DeadLetter, DeadLetterSink, LogOnlySink
 from app.worker.errors import PermanentError, TransientError
 from app.worker.handlers import HandlerRegistry, TaskContext
 from app.worker.headers import CloudTasksHeaders
@@ -75,12 +79,28 @@ class Outcome:
 
 
 class TaskProcessor:
-    """Runs one attempt: parse, validate, claim the task name, run the handler, classify."""
+    """Runs one attempt: parse, validate, claim the task name, run the handler, classify.
 
-    def __init__(self, settings: Settings, registry: HandlerRegistry, store: IdempotencyStore) -> None:
+    A dead letter is kept by ``dead_letters`` before it is acknowledged: if that fails, the
+    answer is 503 so Cloud Tasks retries (nothing lost) and the task name is released.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: HandlerRegistry,
+        store: IdempotencyStore,
+        dead_letters: DeadLetterSink | None = None,
+        limits: RetryLimits | None = None,
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.store = store
+        self.dead_letters = dead_letters if dead_letters is not None else _LOG_ONLY
+        self.limits = limits if limits is not None else RetryLimits(
+            max_attempts=settings.queue_max_attempts,
+            max_retry_duration_seconds=settings.queue_max_retry_duration_seconds,
+        )
 
     async def process(
         self, body: bytes, headers: CloudTasksHeaders, caller: Caller | None, context: dict[str, Any]
@@ -89,46 +109,59 @@ class TaskProcessor:
         try:
             task = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            return self._dead_letter(f"body is not JSON: {exc}", body), None
+            return await self._dead_letter(f"body is not JSON: {exc}", body, headers, None, json_body=False), None
         if not isinstance(task, dict):
-            return self._dead_letter("task must be a JSON object", body), None
+            return await self._dead_letter("task must be a JSON object", body, headers, None), None
         kind = task.get("kind")
         if not isinstance(kind, str) or not kind:
-            return self._dead_letter("task has no 'kind' string", body), None
+            return await self._dead_letter("task has no 'kind' string", body, headers, None), None
         handler = self.registry.get(kind)
         if handler is None:
             # Not a registered kind, so any length: keep its log fields and answer small (a
             # Cloud Logging entry over 256 KB would be dropped, dead-letter record included).
             kind = kind[:MAX_KIND_CHARS]
             context["kind"] = kind
-            return self._dead_letter(f"unknown kind {kind!r}", body), kind
+            return await self._dead_letter(f"unknown kind {kind!r}", body, headers, kind), kind
         context["kind"] = kind
         try:
             payload = handler.parse(task.get("data", {}))
         except ValidationError as exc:
-            return self._dead_letter(f"invalid payload: {_summarise(exc)}", body), kind
+            return await self._dead_letter(f"invalid payload: {_summarise(exc)}", body, headers, kind), kind
 
+        last = self.limits.is_last_attempt(headers)
         key = headers.idempotency_key
         if key is not None:
             try:
                 claimed = await self.store.begin(key)
             except Exception:  # noqa: BLE001 - store outage: let Cloud Tasks retry
                 logger.exception("idempotency store failed")
+                if last:
+                    return await self._dead_letter("idempotency store unavailable on the last attempt", body,
+                                                   headers, kind, cause=RETRIES_EXHAUSTED), kind
                 return self._retry(503, "idempotency store unavailable", None), kind
             if claimed is BeginResult.DUPLICATE:
                 return Outcome(200, "duplicate"), kind
             if claimed is BeginResult.IN_PROGRESS:
+                if last:
+                    logger.warning("last attempt answered 409: the attempt holding this task name decides its end")
                 return self._retry(409, "task is being processed by another attempt", None, status="in_progress"), kind
 
         try:
             result = await handler.run(payload, TaskContext(kind=kind, headers=headers, caller=caller))
         except TransientError as exc:
+            if last:
+                return await self._dead_letter(f"retries exhausted: {exc}", body, headers, kind,
+                                               cause=RETRIES_EXHAUSTED, key=key), kind
             await self._release(key)
             return self._retry(exc.status_code, str(exc), exc.retry_after), kind
         except PermanentError as exc:
-            await self._complete(key)
-            return self._dead_letter(str(exc), body), kind
+            return await self._dead_letter(str(exc), body, headers, kind, key=key), kind
         except Exception as exc:  # noqa: BLE001 - a bug: answer 500 so the task is retried
+            if last:
+                outcome = await self._dead_letter(f"retries exhausted: unexpected {type(exc).__name__}", body,
+                                                  headers, kind, cause=RETRIES_EXHAUSTED, key=key)
+                outcome.log_fields.setdefault("exc_info", exc)
+                return outcome, kind
             await self._release(key)
             outcome = Outcome(500, "error", reason=f"unexpected {type(exc).__name__}")
             outcome.log_fields["exc_info"] = exc
@@ -140,13 +173,45 @@ class TaskProcessor:
         seconds = self.settings.retry_after_seconds if retry_after is None else max(0, math.ceil(retry_after))
         return Outcome(status_code, status, reason=reason[:MAX_REASON_CHARS], retry_after=seconds)
 
-    def _dead_letter(self, reason: str, body: bytes) -> Outcome:
+    async def _dead_letter(
+        self,
+        reason: str,
+        body: bytes,
+        headers: CloudTasksHeaders,
+        kind: str | None,
+        *,
+        cause: str = PERMANENT,
+        key: str | None = None,
+        json_body: bool = True,
+    ) -> Outcome:
+        """Keep the dead letter, then acknowledge it (and record the task name done); if it
+        cannot be kept, release the name and answer 503 so Cloud Tasks retries."""
+        reason = reason[:MAX_REASON_CHARS]
+        letter = DeadLetter(headers=headers, body=body, reason=reason, cause=cause, kind=kind,
+                            body_is_json=json_body, max_attempts=self.limits.max_attempts)
+        try:
+            receipt = await self.dead_letters.keep(letter)
+        except Exception:  # noqa: BLE001 - store outage: Cloud Tasks retries, nothing lost
+            await self._release(key)
+            if self.limits.is_last_attempt(headers):
+                logger.exception(
+                    "dead letter could not be stored on the last attempt: Cloud Tasks may drop this task",
+                    extra={"json_fields": {"dead_letter_store_failed": True, "cause": cause, "reason": reason}},
+                )
+            else:
+                logger.exception("dead letter could not be stored; answering 503 so Cloud Tasks retries",
+                                 extra={"json_fields": {"dead_letter_store_failed": True, "cause": cause}})
+            return self._retry(503, "dead-letter store unavailable", None)
+        await self._complete(key)
         limit = self.settings.dead_letter_body_bytes
-        fields: dict[str, Any] = {"dead_letter": True, "reason": reason[:MAX_REASON_CHARS], "body_bytes": len(body)}
+        fields: dict[str, Any] = {"dead_letter": True, "reason": reason, "cause": cause, "body_bytes": len(body),
+                                  "dead_letter_kept": receipt.kept.value}
+        if receipt.location is not None:
+            fields["dead_letter_object"] = receipt.location
         if limit:
             fields["body"] = body[:limit].decode("utf-8", "replace")
             fields["body_truncated"] = len(body) > limit
-        return Outcome(200, "dead_letter", reason=reason[:MAX_REASON_CHARS], log_fields=fields)
+        return Outcome(200, "dead_letter", reason=reason, log_fields=fields)
 
     async def _complete(self, key: str | None) -> None:
         if key is None:
@@ -163,6 +228,9 @@ class TaskProcessor:
             await self.store.release(key)
         except Exception:  # noqa: BLE001 - the lease will expire instead
             logger.exception("could not release task name; retries wait for the lease to expire")
+
+
+_LOG_ONLY = LogOnlySink()
 
 
 def log_outcome(outcome: Outcome, headers: CloudTasksHeaders, started: float) -> None:

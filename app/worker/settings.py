@@ -24,6 +24,7 @@ MAX_TASK_BYTES = 1024 * 1024
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LOOPBACK_NAMES = frozenset({"localhost"})
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 
 
 class SettingsError(ValueError):
@@ -73,6 +74,33 @@ class Settings(BaseModel):
     dead_letter_body_bytes: int = Field(
         2_048, ge=0, le=65_536, description="How much of a dead-lettered body is logged (0 = none)."
     )
+    dead_letter_bucket: str | None = Field(
+        None,
+        description="Cloud Storage bucket that keeps each dead letter whole (unset: dead letters are only logged).",
+    )
+    task_name_bucket: str | None = Field(
+        None,
+        description="Cloud Storage bucket of the task-name store shared by all instances (unset: in-memory store).",
+    )
+    queue_max_attempts: int | None = Field(
+        None,
+        ge=-1,
+        le=1_000_000,
+        description="The queue's retry_config.max_attempts (-1 = unlimited; unset = unknown): the last attempt "
+        "of a transient failure is dead-lettered.",
+    )
+    queue_max_retry_duration_seconds: int | None = Field(
+        None,
+        ge=0,
+        le=10 * 365 * 86_400,
+        description="The queue's max_retry_duration in seconds (0 = unlimited; unset = unknown).",
+    )
+    storage_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Timeout of each Cloud Storage request (dead letters, task names)."
+    )
+    storage_threads: int = Field(
+        16, ge=1, le=256, description="Threads (and HTTP connections) for Cloud Storage calls, off the event loop."
+    )
 
     @field_validator("auth", "log_level", mode="before")
     @classmethod
@@ -82,7 +110,7 @@ class Settings(BaseModel):
         value = value.strip()
         return value.upper() if info.field_name == "log_level" else value.lower()
 
-    @field_validator("audience", "invoker_email", "project_id", mode="before")
+    @field_validator("audience", "invoker_email", "project_id", "dead_letter_bucket", "task_name_bucket", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -99,6 +127,31 @@ class Settings(BaseModel):
         if not value.isascii():  # service-account e-mails are ASCII; tokens are compared exactly
             raise ValueError(f"must be ASCII (service-account e-mails are), got {value!r}")
         return value.lower()  # ASCII only, so this lowers A-Z and nothing else
+
+    @field_validator("dead_letter_bucket", "task_name_bucket")
+    @classmethod
+    def _check_bucket(cls, value: str | None) -> str | None:
+        # Bucket naming rules: https://cloud.google.com/storage/docs/buckets#naming (a name with
+        # dots may be up to 222 characters, each dot-separated part at most 63).
+        if value is None:
+            return None
+        if value.startswith("gs://"):
+            raise ValueError(f"must be a bucket name without gs://, got {value!r}")
+        if not (_BUCKET.match(value) and len(value) <= 222 and all(len(part) <= 63 for part in value.split("."))):
+            raise ValueError(
+                "must be a Cloud Storage bucket name: 3 to 63 lower-case letters, digits, '-', '_' or '.' "
+                f"(up to 222 with dots), starting and ending with a letter or digit, got {value!r}"
+            )
+        if value.startswith("goog") or "google" in value:
+            raise ValueError(f"must not start with 'goog' or contain 'google' (reserved by Cloud Storage), got {value!r}")
+        return value
+
+    @field_validator("queue_max_attempts")
+    @classmethod
+    def _check_max_attempts(cls, value: int | None) -> int | None:
+        if value == 0:
+            raise ValueError("must be -1 (unlimited) or at least 1, got 0")
+        return value
 
     @field_validator("certs_url")
     @classmethod
