@@ -10,8 +10,9 @@ process it starts (also on errors and Ctrl-C):
     twice (the stock emulator keeps no task-name dedup and delivers both), so the worker's
     idempotency store has duplicates to suppress. Side effects are counted from the worker's
     ledger file, retries and suppressed duplicates from its per-attempt JSON log lines. The
-    worker runs with ``WORKER_AUTH=disabled`` because the emulator sends no OIDC token (the
-    token checks are covered by the worker's own tests).
+    worker checks tokens (``WORKER_AUTH=required``): the emulator signs each task's OIDC token
+    with its local stand-in for Google's signer (``app.oidc_standin``), whose certificate URL is
+    the worker's ``WORKER_CERTS_URL``; any attempt the token check refuses fails the run.
 
 :func:`run_enqueue_faults`
     N named tasks are created with the project's ``TaskEnqueuer`` (its default retry policy)
@@ -27,6 +28,7 @@ Both return a result whose ``problems`` list is empty when the guarantees hold.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import secrets
@@ -45,7 +47,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-from app.demo import DEAD_LETTER, DUPLICATE, FINAL, HANDLED, RETRIED, WorkerProcess
+from app.demo import DEAD_LETTER, DUPLICATE, FINAL, HANDLED, REJECTED, RETRIED, WorkerProcess
 from app.emulator import Emulator
 from app.enqueue import StackOutputs, TaskEnqueuer, TaskSpec
 from reliability import flaky_worker
@@ -53,6 +55,8 @@ from reliability import flaky_worker
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT, LOCATION = "reliability-faults", "us-central1"
 INVOKER = f"faults-invoker@{PROJECT}.iam.gserviceaccount.com"
+#: The fault run has no stack: a custom audience of its own, as the shipped stacks set one.
+AUDIENCE = f"https://faults-worker.{LOCATION}.{PROJECT}.tasks.invalid"
 DEFAULT_SEED = 20240601
 CREATE_TASK = "/google.cloud.tasks.v2.CloudTasks/CreateTask"
 #: After the last expected outcome, keep listening this long to catch extra deliveries.
@@ -101,6 +105,8 @@ class FaultRunResult:
     duplicates_suppressed: int = 0
     """deliveries the worker acknowledged without running (task name already done)"""
     dead_lettered: int = 0
+    rejected: int = 0
+    """attempts the worker's token check refused (401/403, or 503 without certificates)"""
     lost: int = 0
     """tasks with no side effect"""
     duplicated: int = 0
@@ -122,7 +128,8 @@ class FaultRunResult:
     def render(self) -> str:
         lines = [
             f"task faults: {self.unique_tasks} tasks, handler fails {self.failure_rate:.0%} of attempts "
-            f"(seed {self.seed}), emulator redelivers, WORKER_AUTH=disabled (the emulator sends no token)",
+            f"(seed {self.seed}), emulator redelivers, WORKER_AUTH=required (tokens from the emulator's"
+            " local OIDC signer)",
             f"  sent                   {self.sent:>6}  create calls ({self.duplicates_sent} ids sent twice on purpose)",
             f"  created                {self.created:>6}  accepted by the emulator (stock: no task-name dedup)",
             f"  deliveries             {self.deliveries:>6}  attempts answered by the worker",
@@ -130,6 +137,7 @@ class FaultRunResult:
             f"  retried                {self.retried:>6}  attempts answered 503 and redelivered"
             f" ({self.injected_faults} faults injected; most attempts for one delivery: {self.max_attempts})",
             f"  duplicates suppressed  {self.duplicates_suppressed:>6}  deliveries skipped by the worker's task-name dedup",
+            f"  rejected               {self.rejected:>6}  attempts refused by the worker's token check",
             f"  lost                   {self.lost:>6}  tasks with no side effect",
             f"  duplicated             {self.duplicated:>6}  tasks with more than one side effect",
             f"  elapsed                {self.elapsed_s:>6.1f}  s (enqueue {self.enqueue_s:.1f} s)",
@@ -199,13 +207,16 @@ def run_task_faults(
     with tempfile.TemporaryDirectory(prefix="faults-", dir=work_dir) as tmp:
         ledger = flaky_worker.Ledger(Path(tmp) / "ledger.txt")
         queue = _queue_path("flaky")
-        env = {"WORKER_AUTH": "disabled", "WORKER_LOG_LEVEL": "INFO", "WORKER_INVOKER_EMAIL": INVOKER,
-               flaky_worker.ENV_LEDGER: str(ledger.path), flaky_worker.ENV_SEED: str(seed),
-               flaky_worker.ENV_RATE: repr(failure_rate), **(worker_env or {})}
-        with Emulator([queue], max_retries=emulator_max_retries) as emulator, FlakyWorkerProcess(env) as worker:
-            log(f"emulator {emulator.address} (stock: no dedup, immediate retries), worker {worker.url}"
-                " (WORKER_AUTH=disabled: the emulator sends no OIDC token)")
-            outputs = StackOutputs(service_url=worker.url, audience=worker.url, queue_path=queue,
+        with contextlib.ExitStack() as running:
+            emulator = running.enter_context(Emulator([queue], max_retries=emulator_max_retries))
+            env = {"WORKER_AUTH": "required", "WORKER_AUDIENCE": AUDIENCE, "WORKER_INVOKER_EMAIL": INVOKER,
+                   "WORKER_CERTS_URL": emulator.certs_url, "WORKER_LOG_LEVEL": "INFO",
+                   flaky_worker.ENV_LEDGER: str(ledger.path), flaky_worker.ENV_SEED: str(seed),
+                   flaky_worker.ENV_RATE: repr(failure_rate), **(worker_env or {})}
+            worker = running.enter_context(FlakyWorkerProcess(env))
+            log(f"emulator {emulator.address} (stock: no dedup, immediate retries; signs OIDC tokens), "
+                f"worker {worker.url} (WORKER_AUTH=required, certificates {emulator.certs_url})")
+            outputs = StackOutputs(service_url=worker.url, audience=AUDIENCE, queue_path=queue,
                                    invoker_email=INVOKER, dispatch_deadline_seconds=600, stack="faults")
             specs = task_fault_specs(n_tasks, seed, duplicate_every)
             with TaskEnqueuer(outputs, emulator=emulator.address) as enq:
@@ -217,7 +228,11 @@ def run_task_faults(
             def finals(deliveries: list[Any]) -> int:
                 return sum(1 for d in deliveries if d.task_id in names and d.outcome in FINAL)
 
-            if not worker.wait_for(lambda ds: finals(ds) >= bulk.created, wait_s):
+            def refused(deliveries: list[Any]) -> bool:
+                return any(d.outcome == REJECTED for d in deliveries if d.task_id in names)
+
+            # A refused token is redelivered for ever and never succeeds: stop at the first.
+            if not worker.wait_for(lambda ds: finals(ds) >= bulk.created or refused(ds), wait_s):
                 result.timed_out = True
                 log(f"timed out after {wait_s:.0f} s")
             time.sleep(SETTLE_S)  # late extra deliveries would show up here
@@ -240,6 +255,7 @@ def run_task_faults(
     result.injected_faults = sum(1 for event, _, _ in rows if event == flaky_worker.FAULT)
     result.duplicates_suppressed = outcomes[DUPLICATE]
     result.dead_lettered = outcomes[DEAD_LETTER]
+    result.rejected = outcomes[REJECTED]
     result.max_attempts = max((attempt + 1 for _, _, attempt in rows), default=0)
     per_task = [effects.get(ids.get(task_id) or "", 0) for task_id in sorted(expected_ids)]
     result.lost = sum(1 for n in per_task if n == 0)
@@ -248,6 +264,13 @@ def run_task_faults(
     p = result.problems
     if result.enqueue_failed:
         p.append(f"{result.enqueue_failed} create call(s) failed")
+    if result.rejected:
+        reasons = Counter(f"{d.record.get('http_status')} {d.record.get('auth_reason') or 'certificates unavailable'}"
+                          for d in seen if d.outcome == REJECTED)
+        p.append(f"{result.rejected} attempt(s) refused by the worker's token check "
+                 f"({', '.join(f'{n} x {r}' for r, n in sorted(reasons.items()))}): tokens for {AUDIENCE!r} "
+                 f"and {INVOKER!r}, the worker's settings {env.get('WORKER_AUDIENCE')!r} and "
+                 f"{env.get('WORKER_INVOKER_EMAIL')!r}")
     if result.timed_out:
         p.append(f"timed out after {wait_s:.0f} s waiting for a final outcome of every delivery")
     if result.lost:
