@@ -62,7 +62,8 @@ NOTES = """
 - **Faults**: `reliability/faults.py`. Handler faults: the stock emulator (immediate
   redelivery, no name dedup) and a worker whose `flaky` kind fails a seeded 30 % of
   attempts; side effects are counted from an append-only ledger, one id in ten is sent
-  twice. The worker runs with `WORKER_AUTH=disabled` because the emulator sends no token.
+  twice. The worker checks tokens (`WORKER_AUTH=required`): the emulator signs each task's
+  OIDC token with its local stand-in for Google's signer, and a refused attempt fails the run.
   Enqueuer faults: a gRPC interceptor fails a seeded 30 % of CreateTask calls with
   UNAVAILABLE or DEADLINE_EXCEEDED, before the request or after the emulator answered; the
   emulator's own task list is the ground truth.
