@@ -24,10 +24,12 @@ from app.enqueue.outputs import (
     load_outputs,
     write_outputs,
 )
-from app.enqueue.tasks import TaskSpec
+from app.enqueue.replay import ReplayResult, replay_dead_letters
+from app.enqueue.tasks import BodyTaskSpec, TaskSpec
 
 __all__ = [
     "BaseEnqueuer",
+    "BodyTaskSpec",
     "BulkResult",
     "EnqueueError",
     "EnqueueResult",
@@ -35,6 +37,7 @@ __all__ = [
     "JobOutputs",
     "JobSpec",
     "OutputsError",
+    "ReplayResult",
     "StackOutputs",
     "TaskEnqueuer",
     "TaskSpec",
@@ -42,6 +45,7 @@ __all__ = [
     "build_job_task",
     "load_job_outputs",
     "load_outputs",
+    "replay_dead_letters",
     "run_job_request",
     "write_outputs",
 ]

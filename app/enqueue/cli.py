@@ -3,6 +3,10 @@
 ``--job`` creates job tasks instead (each starts one execution of the stack's Cloud Run job
 through jobs.run, with the payload in the container override; docs/job.md).
 
+``python -m app.enqueue replay`` re-enqueues the worker's dead letters (app/enqueue/replay.py,
+docs/enqueuer.md): from the outputs' ``dead_letter_bucket`` (or ``--bucket``), ``--dry-run`` to
+list them only.
+
 Exit status: 0 all tasks exist on the queue (created or duplicate), 1 some task failed after
 retries, 2 bad input (outputs file, JSON, task id, size...) with nothing sent.
 """
@@ -83,8 +87,64 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_replay_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m app.enqueue replay",
+        description="Re-enqueue the worker's dead letters not yet replayed (new task ids derived from "
+                    "the originals), then mark each replayed. Prints the counts as JSON.",
+    )
+    p.add_argument("--outputs", default=defaults.OUTPUTS_PATH, metavar="PATH",
+                   help="outputs file from `cdktf deploy --outputs-file` (default: %(default)s)")
+    p.add_argument("--stack", metavar="NAME", help="stack in the outputs file (default: the only one)")
+    p.add_argument("--pattern", metavar="NAME", help="pattern of a stack with several")
+    p.add_argument("--bucket", metavar="NAME",
+                   help="dead-letter bucket (default: the outputs' dead_letter_bucket)")
+    p.add_argument("--emulator", metavar="HOST:PORT",
+                   help=f"use a Cloud Tasks emulator over insecure gRPC (env {defaults.EMULATOR_ENV}); "
+                        "Cloud Storage follows STORAGE_EMULATOR_HOST")
+    p.add_argument("--limit", type=int, metavar="N", help="replay at most N dead letters")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list what would be replayed; create no task, mark nothing")
+    p.add_argument("--timeout", type=float, default=defaults.CREATE_TIMEOUT_S, metavar="SECONDS",
+                   help="deadline of each create attempt (default: %(default)s)")
+    return p
+
+
+def replay_main(argv: Optional[Sequence[str]] = None, *, client: Optional[tasks_v2.CloudTasksClient] = None,
+                storage_client: Any = None) -> int:
+    """``python -m app.enqueue replay``; ``client`` / ``storage_client`` let tests inject clients."""
+    from app.enqueue.replay import replay_dead_letters
+
+    args = build_replay_parser().parse_args(argv)
+    try:
+        outputs = load_outputs(args.outputs, args.stack, args.pattern)
+        bucket = args.bucket or outputs.dead_letter_bucket
+        if not bucket:
+            raise EnqueueError(f"no dead-letter bucket: the outputs of stack {outputs.stack!r} have no "
+                               "dead_letter_bucket (a stack without the store); pass --bucket NAME")
+        if args.limit is not None and args.limit < 1:
+            raise EnqueueError(f"--limit must be >= 1, got {args.limit}")
+        enq = TaskEnqueuer(outputs, client=client, emulator=emulator_target(args.emulator), timeout=args.timeout)
+    except EnqueueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with enq:
+        result = replay_dead_letters(enq, bucket, storage_client=storage_client, dry_run=args.dry_run,
+                                     limit=args.limit)
+    for item in result.items:
+        if item.status == "failed":
+            print(f"failed: {item.object_name} {item.error}", file=sys.stderr)
+        elif args.dry_run:
+            print(json.dumps({"would_replay": item.object_name, "task_id": item.task_id}))
+    print(json.dumps(result.summary()))
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
 def main(argv: Optional[Sequence[str]] = None, *, client: Optional[tasks_v2.CloudTasksClient] = None) -> int:
     """Run the CLI; ``client`` lets tests inject a client (it is never created on bad input)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["replay"]:
+        return replay_main(argv[1:], client=client)
     args = build_parser().parse_args(argv)
     try:
         specs, bulk = _specs(args)

@@ -27,6 +27,13 @@ REQUIRED_OUTPUTS = (
 #: Outputs read when present; ``task_url`` is absent from files written before it existed.
 OPTIONAL_OUTPUTS = ("task_url",)
 
+#: Store outputs a stack writes when its pattern declares the stores (issue 9); the replay
+#: command reads ``dead_letter_bucket``. Optional: the enqueuer itself needs neither.
+STORE_OUTPUTS = ("dead_letter_bucket", "task_name_bucket")
+
+#: Prefix of the dead-letter objects the worker writes (app/worker/dead_letters.py).
+DEAD_LETTER_PREFIX = "dead-letters/"
+
 #: Every output name the enqueuer reads, unprefixed or as ``<pattern>_<name>``.
 OUTPUT_NAMES = REQUIRED_OUTPUTS + OPTIONAL_OUTPUTS
 

@@ -24,7 +24,7 @@ from app.enqueue import defaults
 from app.enqueue.client import default_retry, make_client
 from app.enqueue.errors import EnqueueError
 from app.enqueue.outputs import PathLike, StackOutputs, load_outputs
-from app.enqueue.tasks import TaskSpec, build_task
+from app.enqueue.tasks import BodyTaskSpec, TaskSpec, build_task
 
 CREATED, DUPLICATE, FAILED = "created", "duplicate", "failed"
 
@@ -251,8 +251,8 @@ class TaskEnqueuer(BaseEnqueuer[StackOutputs]):
         """
         return cls(load_outputs(path, stack, pattern), **kwargs)
 
-    def build(self, spec: TaskSpec) -> tasks_v2.Task:
-        """The Task message for ``spec`` (validated; no RPC)."""
+    def build(self, spec: TaskSpec | BodyTaskSpec) -> tasks_v2.Task:
+        """The Task message for ``spec`` (validated; no RPC); a ``BodyTaskSpec`` is sent as is."""
         return build_task(spec, self.outputs, hash_prefix=self.hash_task_ids)
 
     def enqueue(

@@ -59,6 +59,10 @@ class StackOutputs:
     stack: str = ""
     task_url: str = ""
     pattern: str = ""
+    dead_letter_bucket: str = ""
+    """The worker's dead-letter bucket (the replay command reads it); empty when not declared."""
+    task_name_bucket: str = ""
+    """The bucket of the shared task-name store; empty when not declared."""
 
     def __post_init__(self) -> None:
         if not self.task_url:
@@ -72,6 +76,9 @@ class StackOutputs:
         data = asdict(self)
         data.pop("stack")
         data.pop("pattern")
+        for name in defaults.STORE_OUTPUTS:  # written only when the stack declares the store
+            if not data[name]:
+                data.pop(name)
         prefix = f"{self.pattern}_" if self.pattern else ""
         return {prefix + key: value for key, value in data.items()}
 
@@ -423,7 +430,8 @@ def _stack_outputs(
             f"{where} lacks output(s) {', '.join(missing)}; present: "
             f"{', '.join(sorted(values)) or 'none'} (required: {', '.join(required)}){hint}"
         )
-    names = _STRING_OUTPUTS + (("task_url",) if prefix + "task_url" in values else ())
+    names = _STRING_OUTPUTS + tuple(name for name in ("task_url",) + defaults.STORE_OUTPUTS
+                                    if prefix + name in values)
     strings = {}
     for name in names:
         value = values[prefix + name]

@@ -50,6 +50,18 @@ class TaskSpec:
         )
 
 
+@dataclass(frozen=True)
+class BodyTaskSpec:
+    """A task whose body is given as bytes, sent unchanged: replay re-sends a dead letter's body
+    exactly as the worker received it (even one that is not JSON)."""
+
+    body: bytes
+    task_id: Optional[str] = None
+    delay_seconds: float = 0.0
+    kind: str = "replay"
+    """Only names the task in error messages."""
+
+
 def read_jsonl(lines: Iterable[str], source: str = "input", spec: Any = None) -> Iterator[Any]:
     """Yield one spec per non-blank line; raise naming the line on invalid JSON.
 
@@ -118,14 +130,19 @@ def check_delay(delay: Any) -> float:
 
 
 def build_task(
-    spec: TaskSpec,
+    spec: "TaskSpec | BodyTaskSpec",
     outputs: StackOutputs,
     *,
     hash_prefix: bool = True,
     now: Optional[dt.datetime] = None,
 ) -> tasks_v2.Task:
     """Build the HTTP POST task for ``spec``; raise ``TaskSpecError`` if it cannot be sent."""
-    body = encode_body(spec.kind, spec.data)
+    if isinstance(spec, BodyTaskSpec):
+        if not isinstance(spec.body, bytes):
+            raise TaskSpecError(f"body must be bytes, got {type(spec.body).__name__}")
+        body = spec.body
+    else:
+        body = encode_body(spec.kind, spec.data)
     delay = check_delay(spec.delay_seconds)
     task = tasks_v2.Task(
         http_request=tasks_v2.HttpRequest(

@@ -20,6 +20,7 @@ dead letters and crashes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -42,6 +43,7 @@ from app.worker.settings import Settings
 logger = logging.getLogger("app.worker.tasks")
 
 MAX_REASON_CHARS = 1000
+_HOLDER_POLL_S = 0.2
 MAX_KIND_CHARS = 100
 
 
@@ -139,6 +141,8 @@ class TaskProcessor:
                     return await self._dead_letter("idempotency store unavailable on the last attempt", body,
                                                    headers, kind, cause=RETRIES_EXHAUSTED), kind
                 return self._retry(503, "idempotency store unavailable", None), kind
+            if claimed is BeginResult.IN_PROGRESS and last:
+                claimed = await self._wait_for_holder(key)
             if claimed is BeginResult.DUPLICATE:
                 return Outcome(200, "duplicate"), kind
             if claimed is BeginResult.IN_PROGRESS:
@@ -168,6 +172,22 @@ class TaskProcessor:
             return outcome, kind
         await self._complete(key)
         return Outcome(200, "done", result=result), kind
+
+    async def _wait_for_holder(self, key: str) -> BeginResult:
+        """On the last attempt a 409 ends the task for Cloud Tasks; if the attempt holding the name
+        then fails transiently and releases it, nobody would retry. So wait for the holder (up to
+        ``WORKER_LAST_ATTEMPT_WAIT_SECONDS``): it completes (DUPLICATE) or releases (STARTED: this
+        attempt runs the task)."""
+        deadline = time.monotonic() + self.settings.last_attempt_wait_seconds
+        claimed = BeginResult.IN_PROGRESS
+        while claimed is BeginResult.IN_PROGRESS and time.monotonic() < deadline:
+            await asyncio.sleep(_HOLDER_POLL_S)
+            try:
+                claimed = await self.store.begin(key)
+            except Exception:  # noqa: BLE001 - store outage: answer as before (409)
+                logger.exception("idempotency store failed while waiting for the attempt holding the task name")
+                return BeginResult.IN_PROGRESS
+        return claimed
 
     def _retry(self, status_code: int, reason: str, retry_after: float | None, status: str = "retry") -> Outcome:
         seconds = self.settings.retry_after_seconds if retry_after is None else max(0, math.ceil(retry_after))

@@ -95,6 +95,11 @@ class Settings(BaseModel):
         le=10 * 365 * 86_400,
         description="The queue's max_retry_duration in seconds (0 = unlimited; unset = unknown).",
     )
+    last_attempt_wait_seconds: float = Field(
+        20.0, ge=0, le=1_800,
+        description="On the queue's last attempt, how long to wait for another attempt holding the task name "
+        "(it may fail and release it) before answering 409, after which Cloud Tasks retries no more.",
+    )
     storage_timeout_seconds: float = Field(
         10.0, gt=0, le=120, description="Timeout of each Cloud Storage request (dead letters, task names)."
     )

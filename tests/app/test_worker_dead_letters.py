@@ -4,11 +4,16 @@ and a 503 when it cannot be stored, so nothing is lost."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 from pydantic import BaseModel
 
 from _storage import bucket_name, gcs_client, storage_emulator, storage_env  # noqa: F401 - fixtures
 from app.worker.dead_letters import object_name
+from app.worker.dependencies import get_store
+from app.worker.idempotency import InMemoryIdempotencyStore
 from app.worker.errors import PermanentError, TransientError
 from app.worker.handlers import HandlerRegistry, TaskContext
 from app.worker.headers import CloudTasksHeaders
@@ -186,3 +191,17 @@ def test_shared_task_names_stop_a_redelivery_on_another_instance(make, post, run
     assert runs == [("doomed", 0)]
     (line,) = [r for r in worker_logs() if "task_names" in r][-1:]
     assert line["severity"] == "INFO" and f"gs://{bucket_name}/task-names/" in line["task_names"]
+
+
+def test_last_attempt_waits_for_the_holder_instead_of_ending_with_409(make, post, runs):
+    """The holder releases the name (its attempt failed transiently): the last attempt then runs
+    the task itself instead of answering 409, after which nobody would retry it."""
+    store = InMemoryIdempotencyStore()
+    asyncio.run(store.begin("orders/held"))  # another attempt holds the name
+    worker = make(queue_max_attempts=2, last_attempt_wait_seconds=5)
+    worker.app.dependency_overrides[get_store] = lambda: store
+    assert post(worker, {"kind": "flaky", "data": {"id": "a"}}, name="held", retry=0).status_code == 409
+    threading.Timer(0.5, lambda: asyncio.run(store.release("orders/held"))).start()
+    response = post(worker, {"kind": "flaky", "data": {"id": "a"}}, name="held", retry=1)
+    assert response.status_code == 200 and response.json()["status"] == "dead_letter"
+    assert runs == [("flaky", 1)]
