@@ -13,9 +13,9 @@ storage.objects.get, .list and .update (no predefined role has those without del
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cdktf import ITerraformDependable
-from cdktf_cdktf_provider_google.project_iam_custom_role import ProjectIamCustomRole
 from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
 from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from constructs import Construct
@@ -25,6 +25,9 @@ from .buckets import BucketGrants, check_store_arguments, private_bucket
 from .ids import identity, short_hash
 from .options import DeadLetterOptions
 from .policy import PolicyCheck
+
+if TYPE_CHECKING:
+    from cdktf_cdktf_provider_google.project_iam_custom_role import ProjectIamCustomRole
 
 
 class DeadLetterStore(BucketGrants, Construct):
@@ -84,6 +87,11 @@ class DeadLetterStore(BucketGrants, Construct):
 
     def _replay_role(self) -> ProjectIamCustomRole:
         if self.replay_role is None:
+            # imported on first use: a stack without replay grants never loads it
+            from cdktf_cdktf_provider_google.project_iam_custom_role import (
+                ProjectIamCustomRole,
+            )
+
             tag = short_hash(f"{identity(self, self.project)}/{identity(self, self.name)}")
             self.replay_role = ProjectIamCustomRole(
                 self, "replay-role", project=self.project,

@@ -57,6 +57,19 @@ _SA = "google_service_account"
 _SA_IAM = "google_service_account_iam_member"
 _API = "google_project_service"
 _RANDOM = "random_id"
+_BUCKET = "google_storage_bucket"
+_BUCKET_IAM = "google_storage_bucket_iam_member"
+_ROLE = "google_project_iam_custom_role"
+_LOG_METRIC = "google_logging_metric"
+_ALERT = "google_monitoring_alert_policy"
+_BUCKET_GO = PROVIDER + "storage/resource_storage_bucket.go"
+_ROLE_GO = PROVIDER + "resourcemanager/resource_google_project_iam_custom_role.go"
+_LOG_GO = PROVIDER + "logging/resource_logging_metric.go"
+_ALERT_GO = PROVIDER + "monitoring/resource_monitoring_alert_policy.go"
+_DEPENDS = ("bare resource addresses",
+            "developer.hashicorp.com/terraform/language/meta-arguments/depends_on")
+_METRICS = "cloud.google.com/monitoring/api/metrics_gcp#gcp-cloudtasks"
+_FILTERS = "cloud.google.com/monitoring/api/v3/filters"
 _RUN_GO = PROVIDER + "cloudrunv2/resource_cloud_run_v2_service.go"
 _TASKS_GO = PROVIDER + "cloudtasks/resource_cloud_tasks_queue.go"
 _JOB_GO = PROVIDER + "cloudrunv2/resource_cloud_run_v2_job.go"
@@ -295,11 +308,118 @@ LIMITS: tuple[Limit, ...] = (
     Limit(_SA_IAM, "member", _MEMBERS, _MEMBERS_SOURCE),
     # --- APIs --------------------------------------------------------------------------
     Limit(_API, "project", _PROJECT, _PROJECT_SOURCE),
-    Limit(_API, "service", "run / cloudtasks / iam .googleapis.com, once per stack and "
-          "project", f"{PROVIDER}resourcemanager/resource_google_project_service.go:113-118"),
+    Limit(_API, "service", "run / cloudtasks / iam .googleapis.com, storage with a store, "
+          "monitoring and logging with alerts, once per stack and project", f"{PROVIDER}resourcemanager/resource_google_project_service.go:113-118"),
     Limit(_API, "disable_on_destroy", "always false (provider default true would switch the "
           "API off for everything in the project on destroy)",
           f"{PROVIDER}resourcemanager/resource_google_project_service.go:132-136,256-260"),
+    # --- stores: dead letters and task names ------------------------------------------
+    Limit(_BUCKET, "name", "3 to 63 lowercase letters, digits, - or _ (up to 222 with dots, "
+          "each part at most 63), a letter or digit first and last, no IP address, no 'goog' "
+          "prefix, no 'google'; derived: <service>-<hash8 of project and service>-dead-letters "
+          "or -task-names (names are global and public: no project id in them)",
+          "cloud.google.com/storage/docs/buckets#naming"),
+    Limit(_BUCKET, "location", "the pattern's region, written upper-case (the provider's "
+          "StateFunc stores it so); ForceNew", f"{_BUCKET_GO}:143-151"),
+    Limit(_BUCKET, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_BUCKET, "depends_on", *_DEPENDS),
+    Limit(_BUCKET, "storage_class", "STANDARD (the provider's default, written)",
+          f"{_BUCKET_GO}:179-184"),
+    Limit(_BUCKET, "uniform_bucket_level_access", "always true (Optional+Computed: left out, "
+          "the organization's default applies)", f"{_BUCKET_GO}:502-507,1747-1755"),
+    Limit(_BUCKET, "public_access_prevention", "always 'enforced' (Optional+Computed)",
+          f"{_BUCKET_GO}:537-542; cloud.google.com/storage/docs/public-access-prevention"),
+    Limit(_BUCKET, "versioning.enabled", "always false: one object per task name, a "
+          "create-only precondition instead of versions (Optional+Computed)",
+          f"{_BUCKET_GO}:319-334,1581-1596"),
+    Limit(_BUCKET, "force_destroy", "explicit, default false (a destroy fails while the "
+          "bucket holds objects)", f"{_BUCKET_GO}:114-119"),
+    Limit(_BUCKET, "soft_delete_policy.retention_duration_seconds", "0 (off) or 7 to 90 "
+          "days in seconds; always written (Optional+Computed: left out, Google's 7-day "
+          "default applies and the provider sends nothing); dead letters 7 days, task names 0",
+          f"{_BUCKET_GO}:543-564,1523-1534; cloud.google.com/storage/docs/soft-delete"),
+    Limit(_BUCKET, "lifecycle_rule.action.type", "Delete", f"{_BUCKET_GO}:192-213"),
+    Limit(_BUCKET, "lifecycle_rule.condition.age", "whole days, at least 1 (int32): dead "
+          "letters retention_days (default 30); task names at least the queue's retry window "
+          "+ 24 h, refused when shorter (32 days when retries are unlimited)",
+          f"{_BUCKET_GO}:222-226,1856-1861; googleapis google/cloud/tasks/v2/queue.proto "
+          "RetryConfig; cloudtasks.proto CreateQueue (31-day task lifetime)"),
+    Limit(_BUCKET, "lifecycle_rule.condition.with_state", "ANY (what the provider reads back "
+          "for an unversioned bucket; Optional+Computed)", f"{_BUCKET_GO}:253-258,1669-1692"),
+    Limit(_BUCKET, "labels", f"at most {MAX_LABELS}, Google's label rules",
+          "cloud.google.com/resource-manager/docs/labels-overview#requirements"),
+    Limit(_BUCKET_IAM, "bucket", "the store's bucket (a reference, or an existing bucket's "
+          "name)", f"{PROVIDER}storage/iam_storage_bucket.go:34-40"),
+    Limit(_BUCKET_IAM, "role", "roles/storage.objectCreator for the runtime account on the "
+          "dead letters (storage.objects.create: a create with ifGenerationMatch=0 never "
+          "overwrites, which alone would need storage.objects.delete); roles/storage.objectUser "
+          "on the task names (the smallest predefined role with objects.create, get, delete); "
+          "the replay custom role for people and CI",
+          "cloud.google.com/storage/docs/json_api/v1/objects/insert (required permissions); "
+          "permission lists from the IAM role dataset iann0036/iam-dataset "
+          "gcp/roles/storage.objectCreator.json, storage.objectUser.json"),
+    Limit(_BUCKET_IAM, "member", _MEMBERS, _MEMBERS_SOURCE),
+    Limit(_ROLE, "role_id", "deadLetterReplay_<hash8>, matching ^[a-zA-Z0-9_\\.]{3,64}$; a "
+          "soft-deleted role of that id is undeleted by the provider on create",
+          f"terraform-provider-google v6.50.0 google/verify/validation.go:49,195-202; "
+          f"{_ROLE_GO}:114-130"),
+    Limit(_ROLE, "title", "'Dead-letter replay'", f"{_ROLE_GO}:55-59"),
+    Limit(_ROLE, "description", "free text naming the bucket", f"{_ROLE_GO}"),
+    Limit(_ROLE, "permissions", "storage.objects.get, storage.objects.list, "
+          "storage.objects.update (read, list and mark replayed; no create or delete)",
+          "cloud.google.com/storage/docs/access-control/iam-permissions"),
+    Limit(_ROLE, "stage", "GA (the provider's default, written)", f"{_ROLE_GO}:74-81"),
+    Limit(_ROLE, "project", _PROJECT, _PROJECT_SOURCE),
+    # --- alerts (opt-in) ---------------------------------------------------------------
+    Limit(_LOG_METRIC, "name", "dead-letters/<service> (at most 100 characters of A-Z a-z "
+          "0-9 _-.,+!*',()%/, not starting with /)", f"{_LOG_GO}:65-73"),
+    Limit(_LOG_METRIC, "filter", "resource.type=\"cloud_run_revision\" AND "
+          "resource.labels.service_name=\"<service>\" AND severity=ERROR AND "
+          "jsonPayload.dead_letter=true: the worker's dead-letter line (issue 9 contract; "
+          "tests/infra/test_alerts.py checks the real line)",
+          "cloud.google.com/logging/docs/view/logging-query-language"),
+    Limit(_LOG_METRIC, "description", "free text, at most 8000 characters", f"{_LOG_GO}:164-169"),
+    Limit(_LOG_METRIC, "disabled", "false, written", f"{_LOG_GO}:170-174"),
+    Limit(_LOG_METRIC, "metric_descriptor.metric_kind", "DELTA (a counter)", f"{_LOG_GO}:195-202"),
+    Limit(_LOG_METRIC, "metric_descriptor.value_type", "INT64", f"{_LOG_GO}:203-210"),
+    Limit(_LOG_METRIC, "metric_descriptor.unit", "'1' (the provider's default, written)",
+          f"{_LOG_GO}:228-235"),
+    Limit(_LOG_METRIC, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_LOG_METRIC, "depends_on", *_DEPENDS),
+    Limit(_ALERT, "display_name", "<service>: <what>", f"{_ALERT_GO}"),
+    Limit(_ALERT, "combiner", "OR (one condition per policy)", f"{_ALERT_GO}:65-70"),
+    Limit(_ALERT, "enabled", "true, written (the provider's default)", f"{_ALERT_GO}:1153-1158"),
+    Limit(_ALERT, "severity", "CRITICAL, ERROR (default) or WARNING", f"{_ALERT_GO}:1173-1177"),
+    Limit(_ALERT, "notification_channels", "at least one, each "
+          "projects/PROJECT/notificationChannels/ID (digits)", f"{_ALERT_GO}:1159-1170"),
+    Limit(_ALERT, "documentation.content", "what the alert means and where to look",
+          f"{_ALERT_GO}"),
+    Limit(_ALERT, "documentation.mime_type", "text/markdown (the provider's default, written)",
+          f"{_ALERT_GO}:1136-1140"),
+    Limit(_ALERT, "conditions.display_name", "the policy's title", f"{_ALERT_GO}"),
+    Limit(_ALERT, "conditions.condition_threshold.filter", "metric.type = "
+          "cloudtasks.googleapis.com/queue/depth (GAUGE INT64), queue/task_attempt_count "
+          "(DELTA INT64, label response_code: not a success), queue/task_attempt_delays (DELTA "
+          "DISTRIBUTION, ms) on resource.type cloud_tasks_queue with labels.queue_id; or "
+          "logging.googleapis.com/user/dead-letters/<service>", f"{_METRICS}; {_FILTERS}"),
+    Limit(_ALERT, "conditions.condition_threshold.comparison", "COMPARISON_GT",
+          f"{_ALERT_GO}:630-635"),
+    Limit(_ALERT, "conditions.condition_threshold.threshold_value", "the option's threshold "
+          "(dispatch lag converted to ms)", _METRICS),
+    Limit(_ALERT, "conditions.condition_threshold.duration", "0 to 86400 s, whole minutes "
+          "('only values that are a multiple of a minute')", f"{_ALERT_GO}:643-650"),
+    Limit(_ALERT, "conditions.condition_threshold.trigger.count", "1", f"{_ALERT_GO}:971-990"),
+    Limit(_ALERT, "conditions.condition_threshold.aggregations.alignment_period", "60 to "
+          "86400 s, whole minutes", f"{_ALERT_GO}:680-697"),
+    Limit(_ALERT, "conditions.condition_threshold.aggregations.per_series_aligner",
+          "ALIGN_MAX (depth), ALIGN_SUM (counts), ALIGN_PERCENTILE_99 (delays)",
+          f"{_ALERT_GO}:753-760"),
+    Limit(_ALERT, "conditions.condition_threshold.aggregations.cross_series_reducer",
+          "REDUCE_SUM (counts over response codes or revisions)", f"{_ALERT_GO}:698-705"),
+    Limit(_ALERT, "conditions.condition_threshold.aggregations.group_by_fields",
+          "resource.label.queue_id", f"{_ALERT_GO}"),
+    Limit(_ALERT, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_ALERT, "depends_on", *_DEPENDS),
     # --- random suffix -----------------------------------------------------------------
     Limit(_RANDOM, "byte_length", "3 (6 hex characters)",
           "registry.terraform.io/providers/hashicorp/random/3.7.2/docs/resources/id"),

@@ -22,19 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from typing import Any
+
 from cdktf import ITerraformDependable
-from cdktf_cdktf_provider_google.logging_metric import (
-    LoggingMetric,
-    LoggingMetricMetricDescriptor,
-)
-from cdktf_cdktf_provider_google.monitoring_alert_policy import (
-    MonitoringAlertPolicy,
-    MonitoringAlertPolicyConditions,
-    MonitoringAlertPolicyConditionsConditionThreshold,
-    MonitoringAlertPolicyConditionsConditionThresholdAggregations,
-    MonitoringAlertPolicyConditionsConditionThresholdTrigger,
-    MonitoringAlertPolicyDocumentation,
-)
 from constructs import Construct
 
 from . import defaults
@@ -92,6 +82,15 @@ class TaskAlerts(Construct):
                      allowed=CLOUD_RUN_NAME_TEXT)
         if not isinstance(options, AlertOptions) or not options.enabled:
             raise ConfigurationError("options", "an AlertOptions with enabled=True", options)
+        # Imported here: a stack without alerts never loads these provider submodules.
+        from cdktf_cdktf_provider_google.logging_metric import (
+            LoggingMetric,
+            LoggingMetricMetricDescriptor,
+        )
+        from cdktf_cdktf_provider_google.monitoring_alert_policy import (
+            MonitoringAlertPolicyConditionsConditionThresholdAggregations as Aggregations,
+        )
+
         super().__init__(scope, id_)
         self.options = options
         deps = list(depends_on) or None
@@ -110,7 +109,7 @@ class TaskAlerts(Construct):
             f'metric.type="{DEPTH_METRIC}" AND {queue}',
             threshold=options.backlog_threshold,
             duration=options.backlog_duration_seconds,
-            aggregations=MonitoringAlertPolicyConditionsConditionThresholdAggregations(
+            aggregations=Aggregations(
                 alignment_period=period, per_series_aligner="ALIGN_MAX"),
             text=f"More than {options.backlog_threshold} tasks wait in queue {queue_name}: "
                  "the worker is down, too slow, or refusing them.", deps=deps)
@@ -120,7 +119,7 @@ class TaskAlerts(Construct):
             f"NOT metric.labels.response_code={SUCCESS_CODES}",
             threshold=options.failing_attempts_threshold,
             duration=options.failing_attempts_duration_seconds,
-            aggregations=MonitoringAlertPolicyConditionsConditionThresholdAggregations(
+            aggregations=Aggregations(
                 alignment_period=period, per_series_aligner="ALIGN_SUM",
                 cross_series_reducer="REDUCE_SUM", group_by_fields=["resource.label.queue_id"]),
             text=f"Attempts of queue {queue_name} get non-2xx answers: they are retried "
@@ -130,7 +129,7 @@ class TaskAlerts(Construct):
             f'metric.type="{DELAYS_METRIC}" AND {queue}',
             threshold=options.dispatch_lag_threshold_seconds * 1000,  # the metric is in ms
             duration=options.dispatch_lag_duration_seconds,
-            aggregations=MonitoringAlertPolicyConditionsConditionThresholdAggregations(
+            aggregations=Aggregations(
                 alignment_period=period, per_series_aligner="ALIGN_PERCENTILE_99"),
             text=f"Tasks of queue {queue_name} start later than scheduled: the queue is "
                  "throttled (rate limits, or Cloud Tasks backing off after 429/503).",
@@ -141,7 +140,7 @@ class TaskAlerts(Construct):
             'resource.type="cloud_run_revision"',
             threshold=options.dead_letter_threshold,
             duration=options.dead_letter_duration_seconds,
-            aggregations=MonitoringAlertPolicyConditionsConditionThresholdAggregations(
+            aggregations=Aggregations(
                 alignment_period=period, per_series_aligner="ALIGN_SUM",
                 cross_series_reducer="REDUCE_SUM"),
             text=f"The worker {service_name} gave up on tasks: see the dead-letter store "
@@ -149,7 +148,16 @@ class TaskAlerts(Construct):
         PolicyCheck.apply_to(self)
 
     def _policy(self, id_: str, project: str, title: str, filter_: str, *, threshold: float,
-                duration: int, aggregations, text: str, deps) -> MonitoringAlertPolicy:
+                duration: int, aggregations: Any, text: str, deps: Any) -> Any:
+        """One ``google_monitoring_alert_policy`` with one threshold condition."""
+        from cdktf_cdktf_provider_google.monitoring_alert_policy import (
+            MonitoringAlertPolicy,
+            MonitoringAlertPolicyConditions,
+            MonitoringAlertPolicyConditionsConditionThreshold,
+            MonitoringAlertPolicyConditionsConditionThresholdTrigger,
+            MonitoringAlertPolicyDocumentation,
+        )
+
         options = self.options
         return MonitoringAlertPolicy(
             self, id_, project=project, display_name=title, combiner="OR", enabled=True,

@@ -11,6 +11,7 @@ _EXPORTS = {
     "pattern_outputs": "outputs",
     "job_outputs": "outputs",
     "JOB_OUTPUT_NAMES": "outputs",
+    "STORE_OUTPUT_NAMES": "outputs",
     "TasksStack": "tasks_stack",
     "DeploySettings": "deploy_settings",
     "Target": "deploy_settings",

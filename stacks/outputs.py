@@ -28,6 +28,12 @@ DESCRIPTIONS = {
     "invoker_email": "service account whose OIDC token tasks carry",
     "dispatch_deadline_seconds": "how long Cloud Tasks waits for one attempt",
 }
+# Declared when the pattern has the store (the replay command reads dead_letter_bucket).
+STORE_OUTPUT_NAMES = ("dead_letter_bucket", "task_name_bucket")
+STORE_DESCRIPTIONS = {
+    "dead_letter_bucket": "bucket holding the worker's dead letters (dead-letters/...)",
+    "task_name_bucket": "bucket holding the task names every worker instance shares",
+}
 JOB_OUTPUT_NAMES = ("job_name", "job_run_url", "job_queue_path", "job_invoker_email")
 JOB_DESCRIPTIONS = {
     "job_name": "the Cloud Run job's name",
@@ -60,6 +66,16 @@ def pattern_outputs(stack: TerraformStack, pattern: CloudTasksToCloudRun,
                                  description=DESCRIPTIONS[name])
         output.override_logical_id(output_id)
         outputs[output_id] = output
+    stores = {"dead_letter_bucket": pattern.dead_letter_bucket,
+              "task_name_bucket": pattern.task_name_bucket}
+    for name in STORE_OUTPUT_NAMES:
+        if stores[name] is None:
+            continue
+        output_id = f"{prefix}_{name}" if prefix else name
+        output = TerraformOutput(stack, output_id, value=stores[name],
+                                 description=STORE_DESCRIPTIONS[name])
+        output.override_logical_id(output_id)
+        outputs[output_id] = output
     return outputs
 
 
@@ -81,4 +97,5 @@ def job_outputs(stack: TerraformStack, pattern: CloudTasksToCloudRunJob,
     return outputs
 
 
-__all__ = ["JOB_OUTPUT_NAMES", "OUTPUT_NAMES", "PREFIX", "job_outputs", "pattern_outputs"]
+__all__ = ["JOB_OUTPUT_NAMES", "OUTPUT_NAMES", "PREFIX", "STORE_OUTPUT_NAMES", "job_outputs",
+           "pattern_outputs"]

@@ -4,9 +4,11 @@ Constructs never see an environment's name: a stack turns one
 :class:`EnvironmentSettings` into construct keywords, and that is all that differs
 between dev and prod. An environment's table holds its target (``project``, ``region``,
 ``image``; the environment variables are the fallback), the pattern's own settings, and
-two sub-tables, ``[<env>.service]`` and ``[<env>.queue]``, which are
-:class:`~constructs_lib.ServiceOptions` and :class:`~constructs_lib.QueueOptions` keyword
-for keyword.
+sub-tables ``[<env>.service]``, ``[<env>.queue]``, ``[<env>.dead_letters]``,
+``[<env>.task_names]`` and ``[<env>.alerts]``, which are
+:class:`~constructs_lib.ServiceOptions`, :class:`~constructs_lib.QueueOptions`,
+:class:`~constructs_lib.DeadLetterOptions`, :class:`~constructs_lib.TaskNameStoreOptions`
+and :class:`~constructs_lib.AlertOptions` keyword for keyword.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from constructs_lib import JobOptions, QueueOptions, ServiceOptions, defaults
+from constructs_lib import (
+    AlertOptions,
+    DeadLetterOptions,
+    JobOptions,
+    QueueOptions,
+    ServiceOptions,
+    TaskNameStoreOptions,
+    defaults,
+)
+from constructs_lib.buckets import check_bucket_name
 from constructs_lib.validation import (
     LOCATION,
     LOCATION_TEXT,
@@ -75,9 +86,22 @@ class EnvironmentSettings:
     service: ServiceOptions = field(default_factory=ServiceOptions)
     queue: QueueOptions = field(default_factory=QueueOptions)
     job: JobSettings | None = None
+    dead_letters: DeadLetterOptions | None = None
+    """``[<env>.dead_letters]``. Default: the library's store (a private bucket)."""
+    dead_letter_bucket: str | None = None
+    """An existing bucket for dead letters instead (not with ``[<env>.dead_letters]``)."""
+    task_names: TaskNameStoreOptions | None = None
+    """``[<env>.task_names]``. Default: the library's store."""
+    task_name_bucket: str | None = None
+    """An existing bucket for task names instead (not with ``[<env>.task_names]``)."""
+    alerts: AlertOptions = field(default_factory=AlertOptions)
+    """``[<env>.alerts]``. Default: off (alerts need notification channels)."""
 
     def __post_init__(self) -> None:
         where = f"[{self.name}]"
+        for key in ("dead_letter_bucket", "task_name_bucket"):
+            if getattr(self, key) is not None:
+                check_bucket_name(f"{where} {key}", getattr(self, key))
         if self.service_name is None and self.job is None:
             raise ConfigurationError(f"{where} service_name",
                                      f"set (or a [{self.name}.job] table)", None)
@@ -100,7 +124,8 @@ class EnvironmentSettings:
 
 _TOP_LEVEL = ("service_name", "queue_name", "project", "region", "image",
               "allow_placeholder_image", "dispatch_deadline_seconds", "enqueuers",
-              "service", "queue", "job")
+              "service", "queue", "job", "dead_letters", "dead_letter_bucket", "task_names",
+              "task_name_bucket", "alerts")
 _JOB_KEYS = ("name", "queue_name", "image", "options", "queue")
 
 
@@ -133,6 +158,10 @@ def parse_environments(data: Mapping[str, Any]) -> dict[str, EnvironmentSettings
                                                         where=f"[{env_name}.service]")
         values["queue"] = QueueOptions.from_mapping(values.get("queue", {}),
                                                     where=f"[{env_name}.queue]")
+        for key, kind in (("dead_letters", DeadLetterOptions),
+                          ("task_names", TaskNameStoreOptions), ("alerts", AlertOptions)):
+            if key in values:
+                values[key] = kind.from_mapping(values[key], where=f"[{env_name}.{key}]")
         environments[env_name] = EnvironmentSettings(name=env_name, **values)
     return environments
 

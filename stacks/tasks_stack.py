@@ -19,7 +19,10 @@ from .settings import EnvironmentSettings
 _SETTING_NAMES = {"name": "service_name", "queue_name": "queue_name",
                   "dispatch_deadline_seconds": "dispatch_deadline_seconds",
                   "service": "service", "project": "project", "location": "region",
-                  "image": "image", "enqueuers": "enqueuers"}
+                  "image": "image", "enqueuers": "enqueuers",
+                  "dead_letters": "dead_letters", "dead_letter_bucket": "dead_letter_bucket",
+                  "task_names": "task_names", "task_name_bucket": "task_name_bucket",
+                  "alerts": "alerts"}
 
 
 class TasksStack(TerraformStack):
@@ -55,6 +58,11 @@ class TasksStack(TerraformStack):
             "enqueuers": [*env.enqueuers, *deploy.extra_enqueuers],
             "service": env.service,
             "queue": env.queue,
+            "dead_letters": env.dead_letters,
+            "dead_letter_bucket": env.dead_letter_bucket,
+            "task_names": env.task_names,
+            "task_name_bucket": env.task_name_bucket,
+            "alerts": env.alerts,
         }
         # Bad settings fail here, before the stack or any of its parts exists, named as
         # the user wrote them (a key of the environment's table).

@@ -59,7 +59,7 @@ def test_only_used_provider_submodules_are_loaded(tmp_path):
         "cloud_run_v2_job", "cloud_run_v2_job_iam_member", "cloud_run_v2_service",
         "cloud_run_v2_service_iam_member", "cloud_tasks_queue", "cloud_tasks_queue_iam_member",
         "project_service", "secret_manager_secret_iam_member", "service_account",
-        "service_account_iam_member"]
+        "service_account_iam_member", "storage_bucket", "storage_bucket_iam_member"]
 
 
 def test_provider_imported_normally_afterwards_still_works():
@@ -99,4 +99,5 @@ def test_provider_imported_normally_first_still_works(tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [
         "google_cloud_run_v2_service", "google_cloud_run_v2_service_iam_member",
-        "google_cloud_tasks_queue", "google_project_service", "google_service_account"]
+        "google_cloud_tasks_queue", "google_project_service", "google_service_account",
+        "google_storage_bucket", "google_storage_bucket_iam_member"]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib import (
+    AlertOptions,
     CloudTasksToCloudRun,
     CloudTasksToCloudRunJob,
     InvokerServiceAccount,
@@ -47,8 +48,11 @@ def everything_the_library_writes(stack) -> set[tuple[str, str]]:
         service=ServiceOptions(labels={"team": "x"}, env={"MODE": "fast"},
                                secret_env={"TOKEN": SecretEnv(secret="api-token")},
                                startup_probe=StartupProbe(), image_managed_externally=True),
-        queue=QueueOptions(name_suffix=True))
+        queue=QueueOptions(name_suffix=True),
+        alerts=AlertOptions(enabled=True, notification_channels=[
+            f"projects/{PROJECT}/notificationChannels/1"]))
     pattern.service.grant_invoke("user:a@example.com")
+    pattern.grant_replay("group:ops@example.com")
     InvokerServiceAccount(stack, "other", account_id="other-invoker", project=PROJECT,
                           description="signs tokens")
     CloudTasksToCloudRunJob(

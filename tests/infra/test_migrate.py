@@ -100,21 +100,31 @@ def declared(config: dict[str, Any]) -> set[str]:
     return {f"{t}.{n}" for t, by_name in config["resource"].items() for n in by_name}
 
 
-def nothing(address: str) -> bool:
-    return False
+STORE_TYPES = ("google_storage_bucket", "google_storage_bucket_iam_member")
 
 
-def dev_additions(address: str) -> bool:
-    """What dev gains on purpose: the queue name suffix (its queue is renamed in place at
-    the same address, a replacement the migration notes announce) and the job pattern."""
+def store_additions(address: str, config: dict[str, Any]) -> bool:
+    """What every stack gains on purpose in issue 9: the dead-letter and task-name buckets,
+    the grants on them and the Storage API; plain additions, nothing to move."""
     rtype, name = address.split(".", 1)
-    return rtype == "random_id" or name.startswith("job_")
+    body = config["resource"][rtype][name]
+    return rtype in STORE_TYPES or (rtype == "google_project_service"
+                                    and body["service"] == "storage.googleapis.com")
+
+
+def dev_additions(address: str, config: dict[str, Any]) -> bool:
+    """What dev gains on purpose: the queue name suffix (its queue is renamed in place at
+    the same address, a replacement the migration notes announce), the job pattern and the
+    stores."""
+    rtype, name = address.split(".", 1)
+    return (rtype == "random_id" or name.startswith("job_")
+            or store_additions(address, config))
 
 
 # (old synthesis, new synthesis, what the upgrade creates on purpose)
 CASES = {
     "three enqueuers and an extra invoker": ("v0.1.0-enqueuers.cdk.tf.json",
-                                             new_enqueuers_stack, nothing),
+                                             new_enqueuers_stack, store_additions),
     "the dev environment stack": ("v0.1.0-dev.cdk.tf.json", new_dev_stack, dev_additions),
 }
 
@@ -134,12 +144,13 @@ def test_printed_moves_run_by_terraform_keep_every_resource(case, tmp_path, caps
     printed = capsys.readouterr()
     # nothing left to destroy; only what the upgrade adds on purpose is left to create
     assert [line for line in printed.err.splitlines()
-            if not (" would create: " in line and created(line.rsplit(" ", 1)[-1]))] == []
+            if not (" would create: " in line and created(line.rsplit(" ", 1)[-1], new))] == []
     for line in printed.out.splitlines():
         command = shlex.split(line)
         assert command[:3] == ["terraform", "state", "mv"]
         run_terraform(tmp_path, *command[1:3], "-no-color", *command[3:])
-    expected = {a for a in declared(new) if not created(a)}
+    expected = {a for a in declared(new) if not created(a, new)}
+    assert any(created(a, new) for a in declared(new))  # the stores are really added
     assert set(run_terraform(tmp_path, "state", "list").split()) == expected
 
 
@@ -161,4 +172,4 @@ def test_grants_move_by_member_not_by_position():
                 assert old_member == new_member
     assert sorted(members[a.split(".", 1)[1]] for a in result.unmatched_old) == [
         "group:b@example.com", "group:b@example.com"]
-    assert result.unmatched_new == ()
+    assert [a for a in result.unmatched_new if not store_additions(a, new)] == []

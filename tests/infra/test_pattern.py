@@ -24,7 +24,8 @@ def test_composes_service_queue_invoker_and_apis(stack):
     assert accounts == {"orders-invoker", "orders-run"}
     apis = resources(tf, "google_project_service")
     assert sorted(a["service"] for a in apis) == [
-        "cloudtasks.googleapis.com", "iam.googleapis.com", "run.googleapis.com"]
+        "cloudtasks.googleapis.com", "iam.googleapis.com", "run.googleapis.com",
+        "storage.googleapis.com"]
     assert all(a["disable_on_destroy"] is False for a in apis)
 
 
@@ -132,7 +133,8 @@ def test_several_patterns_declare_each_api_once(stack):
     tf = synth(stack)
     apis = resources(tf, "google_project_service")
     assert sorted(a["service"] for a in apis) == [
-        "cloudtasks.googleapis.com", "iam.googleapis.com", "run.googleapis.com"]
+        "cloudtasks.googleapis.com", "iam.googleapis.com", "run.googleapis.com",
+        "storage.googleapis.com"]
     assert [a.node.path for a in first.apis] == [a.node.path for a in second.apis]
     services = resources(tf, "google_cloud_run_v2_service")
     assert services[0]["depends_on"] == services[1]["depends_on"]

@@ -12,6 +12,7 @@ from constructs_lib import ConfigurationError, QueueOptions, ServiceOptions
 from stacks import (
     JOB_OUTPUT_NAMES,
     OUTPUT_NAMES,
+    STORE_OUTPUT_NAMES,
     DeploySettings,
     TasksStack,
     build_app,
@@ -52,7 +53,7 @@ def test_stack_outputs_have_stable_names(env_name):
     tf = synth(ENVIRONMENTS[env_name], DeploySettings(project="example-project",
                                                       image="example.com/worker:1"))
     env = ENVIRONMENTS[env_name]
-    expected = [*OUTPUT_NAMES, *(JOB_OUTPUT_NAMES if env.job else ())]
+    expected = [*OUTPUT_NAMES, *STORE_OUTPUT_NAMES, *(JOB_OUTPUT_NAMES if env.job else ())]
     assert sorted(tf["output"]) == sorted(expected)
     assert tf["output"]["task_url"]["value"].endswith(".uri}/tasks")
     assert tf["output"]["audience"]["value"].startswith(

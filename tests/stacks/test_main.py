@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stacks import JOB_OUTPUT_NAMES, OUTPUT_NAMES, load_environments
+from stacks import JOB_OUTPUT_NAMES, OUTPUT_NAMES, STORE_OUTPUT_NAMES, load_environments
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "us-docker.pkg.dev/acme-tasks-1/apps/worker:1.0.0"
@@ -30,7 +30,7 @@ def test_main_writes_every_stack(tmp_path):
         terraform = json.loads(stack_file.read_text())
         assert terraform["provider"]["google"][0]["project"] == "acme-tasks-1"
         env = load_environments()[env_name]
-        names = [*OUTPUT_NAMES, *(JOB_OUTPUT_NAMES if env.job else ())]
+        names = [*OUTPUT_NAMES, *STORE_OUTPUT_NAMES, *(JOB_OUTPUT_NAMES if env.job else ())]
         assert sorted(terraform["output"]) == sorted(names)
         # `cdktf deploy --outputs-file` keys the file by this map: {"<stack>": {"<id>": value}}
         assert terraform["//"]["outputs"] == {env_name: {n: n for n in names}}
