@@ -138,6 +138,26 @@ def fault_rows(quick: bool) -> list[Row]:
     ]
 
 
+def instances_rows(quick: bool) -> list[Row]:
+    from reliability.instances import run_instances
+
+    n = 200 if quick else 1000
+    shared = run_instances(n, store="gcs")
+    memory = run_instances(n, store="memory", replay=False)
+    return [
+        Row("Several instances: 3 worker processes behind one address (round-robin proxy injecting "
+            "duplicate deliveries), shared task-name store and dead letters on Cloud Storage "
+            "(fake-gcs-server), queue max_attempts 3; then the fix deployed and the dead letters "
+            "replayed", shared.figure(), shared.ok, ".venv/bin/python -m reliability.instances --store gcs",
+            shared.problems),
+        Row("Several instances, the same run with each process's in-memory task-name store: the "
+            "duplicates it lets through (must be > 0, nothing lost)", memory.figure(),
+            memory.double_effects > 0 and memory.lost == 0,
+            ".venv/bin/python -m reliability.instances --store memory",
+            [] if memory.double_effects > 0 else ["no duplicate got through: the run proves nothing"]),
+    ]
+
+
 def load_rows(quick: bool) -> list[Row]:
     from reliability.load import run_load
 
@@ -165,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             ("worker matrix", worker_rows),
             ("token fuzz", lambda: token_fuzz_rows(args.quick)),
             ("faults", lambda: fault_rows(args.quick)),
+            ("several instances", lambda: instances_rows(args.quick)),
             ("load", lambda: load_rows(args.quick)),
         ):
             print(f"reliability: {name} ...", file=sys.stderr, flush=True)

@@ -67,6 +67,17 @@ NOTES = """
   Enqueuer faults: a gRPC interceptor fails a seeded 30 % of CreateTask calls with
   UNAVAILABLE or DEADLINE_EXCEEDED, before the request or after the emulator answered; the
   emulator's own task list is the ground truth.
+- **Several instances**: `reliability/instances.py`. The Cloud Tasks emulator (name dedup on,
+  gives up after `max_attempts`, retries at once) delivers through a round-robin proxy
+  (`reliability/proxy.py`) to three worker processes; the proxy sends a seeded 10 % of the
+  requests to a second instance too (half at once, half after the first answer). `chaos`
+  tasks (`reliability/instances_worker.py`): 5 % fail permanently, the rest fail transiently
+  on a seeded 30 % of attempts. Effects are counted from a shared append-only ledger, dead
+  letters from the bucket: each task must have exactly one effect or exactly one dead letter.
+  Then new worker processes with the fix (and no faults) take over and `replay_dead_letters`
+  re-enqueues the dead letters; each must then have one effect, and a second replay must find
+  none. The in-memory row runs the same tasks with each process's own store. The workers run
+  with `WORKER_AUTH=disabled` (this run measures stores, not tokens).
 - **Load**: `reliability/load.py` holds a live worker (verification on, more distinct tokens
   than its verified-token cache holds, so every request pays an RSA check) at 500 tasks/s,
   open loop, latency measured from each request's scheduled time. The load generator shares
