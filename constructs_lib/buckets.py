@@ -131,7 +131,8 @@ class BucketGrants:
     def _grant(self, prefix: str, role: str, member: str) -> StorageBucketIamMember:
         check_member("member", member)
         scope: Construct = self  # type: ignore[assignment]
-        key = (role, member_identity(scope, member))
+        # a role token (the custom role's name) is compared as the expression it becomes
+        key = (identity(scope, role), member_identity(scope, member))
         if key not in self._grants:
             self._grants[key] = StorageBucketIamMember(
                 scope, stable_id(scope, prefix, *key),

@@ -15,9 +15,19 @@ import re
 import textwrap
 from typing import Any
 
-from .options import JobOptions, QueueOptions, SecretEnv, ServiceOptions, StartupProbe
+from .options import (
+    AlertOptions,
+    DeadLetterOptions,
+    JobOptions,
+    QueueOptions,
+    SecretEnv,
+    ServiceOptions,
+    StartupProbe,
+    TaskNameStoreOptions,
+)
 
-DOCUMENTED = (ServiceOptions, QueueOptions, SecretEnv, StartupProbe, JobOptions)
+DOCUMENTED = (ServiceOptions, QueueOptions, SecretEnv, StartupProbe, JobOptions,
+              DeadLetterOptions, TaskNameStoreOptions, AlertOptions)
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -7,7 +7,14 @@ import dataclasses
 import re
 from pathlib import Path
 
-from constructs_lib import JobOptions, QueueOptions, ServiceOptions
+from constructs_lib import (
+    AlertOptions,
+    DeadLetterOptions,
+    JobOptions,
+    QueueOptions,
+    ServiceOptions,
+    TaskNameStoreOptions,
+)
 from constructs_lib.reference import field_docs, readme_blocks
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -20,7 +27,8 @@ def test_readme_holds_every_generated_table_exactly():
 
 
 def test_every_option_field_is_documented_once_in_the_code():
-    for cls in (ServiceOptions, QueueOptions, JobOptions):
+    for cls in (ServiceOptions, QueueOptions, JobOptions, DeadLetterOptions,
+                TaskNameStoreOptions, AlertOptions):
         docs = field_docs(cls)
         assert set(docs) == {f.name for f in dataclasses.fields(cls)}, cls.__name__
         assert all(docs.values()), cls.__name__

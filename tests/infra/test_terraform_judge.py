@@ -10,7 +10,9 @@ import cdktf
 import pytest
 
 from constructs_lib import (
+    AlertOptions,
     CloudTasksToCloudRun,
+    DeadLetterOptions,
     CloudTasksToCloudRunJob,
     InvokerServiceAccount,
     JobOptions,
@@ -124,7 +126,22 @@ def apis_left_to_the_platform():
     return stack
 
 
-STACKS = [minimal_pattern, several_patterns_routing_and_enqueuers, gcs_backend,
+def stores_alerts_and_replay():
+    stack = _stack()
+    orders = CloudTasksToCloudRun(
+        stack, "tasks", project=PROJECT, name="orders", queue=QueueOptions(name_suffix=True),
+        alerts=AlertOptions(enabled=True, notification_channels=[
+            f"projects/{PROJECT}/notificationChannels/1"]))
+    orders.grant_replay(OPS)
+    CloudTasksToCloudRun(stack, "invoices", project=PROJECT, name="invoices",
+                         dead_letter_bucket="acme-invoices-dl",
+                         dead_letters=None, task_names=None)
+    CloudTasksToCloudRun(stack, "exports", project=PROJECT, name="exports",
+                         dead_letters=DeadLetterOptions(enabled=False))
+    return stack
+
+
+STACKS = [stores_alerts_and_replay, minimal_pattern, several_patterns_routing_and_enqueuers, gcs_backend,
           users_own_resources_next_to_the_constructs, building_blocks_alone,
           secrets_probe_pipeline_image_and_an_imported_invoker,
           a_job_pattern_next_to_a_service_pattern, apis_left_to_the_platform]
