@@ -15,6 +15,11 @@ the error and goes on) must not read as a clean scan. checkov runs offline: no A
 (any ``BC_*``/``PRISMA_*``/``CKV_*`` setting in the environment is dropped),
 ``--skip-download``, no update check.
 
+Waivers: a few built-in checks do not fit the buckets the library declares for its own
+stores; :data:`WAIVERS` names each (check, resource type, the ``purpose`` label of the
+store) with the reason. A finding it covers is reported as waived, never hidden; the same
+check still fails on any other resource (a user's own bucket, say).
+
 Exit status of the CLI: 0 all stacks pass, 1 a stack fails (failed check, parsing error,
 no custom check result, policy load error), 2 checkov is not installed or cannot run.
 """
@@ -52,6 +57,32 @@ _OFFLINE_ENV = {
 }
 # checkov logs (and skips) a custom check file it cannot import.
 _LOAD_ERROR = re.compile(r"Cannot load external check.*")
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """A built-in check that does not apply to one kind of resource the library declares."""
+
+    check_id: str
+    resource_type: str
+    purposes: frozenset[str]  # the resource's ``labels.purpose`` values it covers
+    reason: str
+
+
+# The stores' buckets (constructs_lib/buckets.py; docs/stores.md says why each is so).
+WAIVERS = (
+    Waiver(
+        "CKV_GCP_62", "google_storage_bucket", frozenset({"dead-letters", "task-names"}),
+        "no usage-log bucket: Cloud Storage usage logs are the legacy mechanism; object "
+        "access is recorded by Cloud Audit Logs (Data Access logs), which Google recommends",
+    ),
+    Waiver(
+        "CKV_GCP_78", "google_storage_bucket", frozenset({"dead-letters", "task-names"}),
+        "versioning off: dead letters are written once (create-only) and soft delete keeps a "
+        "deleted one 7 days; task-name markers are rewritten on every state change, so "
+        "versioning would keep a noncurrent copy per change and nothing needs them",
+    ),
+)
 
 
 class CheckovError(RuntimeError):
@@ -95,6 +126,7 @@ class ScanResult:
     passed: list[Finding] = field(default_factory=list)
     failed: list[Finding] = field(default_factory=list)
     skipped: list[Finding] = field(default_factory=list)
+    waived: list[tuple[Finding, str]] = field(default_factory=list)  # (finding, reason)
     load_errors: list[str] = field(default_factory=list)  # policy files checkov skipped
 
     @property
@@ -137,6 +169,7 @@ class ScanResult:
             "passed": len(self.passed),
             "failed": len(self.failed),
             "skipped": len(self.skipped),
+            "waived": [f"{finding}: {reason}" for finding, reason in self.waived],
             "parsing_errors": self.parsing_errors,
             "custom_results": self.custom_results,
             "custom_check_ids": self.custom_check_ids,
@@ -185,7 +218,43 @@ def scan(
                     continue
                 finding = _finding(record, names[target])
                 getattr(results[target], attribute).append(finding)
+    for f in files:
+        _apply_waivers(results[f], _resource_purposes(f))
     return [results[f] for f in files]
+
+
+def _apply_waivers(result: ScanResult, purposes: Mapping[str, str]) -> None:
+    """Move each failed finding a :data:`WAIVERS` entry covers to ``result.waived``."""
+    kept = []
+    for finding in result.failed:
+        purpose = purposes.get(finding.resource)
+        waiver = next(
+            (w for w in WAIVERS if w.check_id == finding.check_id and purpose in w.purposes
+             and finding.resource.startswith(w.resource_type + ".")),
+            None,
+        )
+        if waiver is None:
+            kept.append(finding)
+        else:
+            result.waived.append((finding, waiver.reason))
+    result.failed = kept
+
+
+def _resource_purposes(path: Path) -> dict[str, str]:
+    """``"<type>.<name>"`` -> its ``labels.purpose`` (resources that have one)."""
+    try:
+        resources = json.loads(path.read_text(encoding="utf-8")).get("resource") or {}
+    except (ValueError, AttributeError, OSError):
+        return {}
+    purposes = {}
+    for resource_type, instances in resources.items():
+        if not isinstance(instances, Mapping):
+            continue
+        for name, body in instances.items():
+            labels = body.get("labels") if isinstance(body, Mapping) else None
+            if isinstance(labels, Mapping) and isinstance(labels.get("purpose"), str):
+                purposes[f"{resource_type}.{name}"] = labels["purpose"]
+    return purposes
 
 
 def _run_checkov(
@@ -305,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in results:
             print(
                 f"{'ok  ' if r.ok else 'FAIL'} {r.stack}: passed {len(r.passed)}, "
-                f"failed {len(r.failed)}, skipped {len(r.skipped)}, parsing errors "
+                f"failed {len(r.failed)}, skipped {len(r.skipped)}, waived {len(r.waived)}, "
+                f"parsing errors "
                 f"{r.parsing_errors}, custom results {r.custom_results} "
                 f"({', '.join(r.custom_check_ids) or 'none'})  [{r.path}]"
             )

@@ -143,3 +143,30 @@ def test_missing_checkov_says_how_to_install(tmp_path):
     stack.write_text("{}")
     with pytest.raises(CheckovNotInstalled, match="reliability/checkov_setup.sh"):
         scan([stack], checkov=tmp_path / "no-checkov")
+
+
+def test_waivers_cover_only_the_stores_buckets(checkov, shipped_stacks, tmp_path):
+    # The shipped dev stack's own buckets: the two built-in bucket checks are waived, with
+    # the reason, not hidden.
+    dev = next(f for f in shipped_stacks if f.parent.name == "dev")
+    (result,) = scan([dev], checkov=checkov)
+    waived = {(finding.check_id, finding.resource.split(".")[0]) for finding, _ in result.waived}
+    assert waived == {("CKV_GCP_62", "google_storage_bucket"), ("CKV_GCP_78", "google_storage_bucket")}
+    assert all(reason for _, reason in result.waived)
+    assert result.ok, result.problems
+
+    # The same bucket with another purpose (a user's own bucket) is not covered.
+    stack = json.loads(dev.read_text())
+    buckets = stack["resource"]["google_storage_bucket"]
+    name, body = next(iter(buckets.items()))
+    buckets["user_bucket"] = dict(body, name="user-data-bucket", labels={"purpose": "user-data"})
+    path = tmp_path / "cdk.tf.json"
+    path.write_text(json.dumps(stack, indent=2))
+    (result,) = scan([path], checkov=checkov)
+    failed = {(f.check_id, f.resource) for f in result.failed}
+    assert failed == {
+        ("CKV_GCP_62", "google_storage_bucket.user_bucket"),
+        ("CKV_GCP_78", "google_storage_bucket.user_bucket"),
+    }
+    assert f"google_storage_bucket.{name}" in {f.resource for f, _ in result.waived}
+    assert not result.ok
