@@ -21,7 +21,12 @@ exactly one of "one effect" or "one dead letter". Then (``replay=True``) the fix
 re-enqueues every dead letter through the normal TaskEnqueuer: each must then have one effect,
 and a second replay must find nothing left.
 
-The workers run with ``WORKER_AUTH=disabled``: token checks are not what this run measures.
+Tokens are on, as in production: the emulator signs each task's OIDC token (``app.oidc_standin``,
+the local stand-in for Google's signer), the proxy passes ``Authorization`` through to the
+instance and to any copy, and every worker runs with ``WORKER_AUTH=required`` for the fixed
+:data:`AUDIENCE` and :data:`INVOKER` that the enqueuer's outputs name, and ``WORKER_CERTS_URL``
+the emulator's certificates. Any answer 401/403 (original or copy, before or after the replay)
+is counted in ``rejected`` and fails the run, as in reliability/faults.py.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ from reliability import instances_worker as chaos
 
 PROJECT, LOCATION = "reliability-instances", "us-central1"
 INVOKER = f"instances-invoker@{PROJECT}.iam.gserviceaccount.com"
+#: What the tasks' tokens are for and what every instance accepts (one service behind the proxy).
+AUDIENCE = "https://instances-worker.reliability.invalid"
 DEAD_LETTERS, TASK_NAMES = "instances-dead-letters", "instances-task-names"
 DEFAULT_SEED = 20260901
 QUIET_S = 1.0
@@ -83,6 +90,8 @@ class InstancesResult:
     replayed: int = 0
     completed_after_replay: int = 0
     second_replay_pending: int = -1
+    rejected: int = 0
+    """attempts and copies an instance answered 401/403 (a refused token): any one fails the run"""
     elapsed_s: float = 0.0
     timed_out: bool = False
     problems: list[str] = field(default_factory=list)
@@ -94,7 +103,8 @@ class InstancesResult:
     def figure(self) -> str:
         text = (f"{self.tasks} tasks, {self.instances} instances, {self.failure_rate:.0%} transient faults "
                 f"({self.faults}), {self.permanent} permanent, max_attempts {self.max_attempts}, "
-                f"{self.copies} duplicate deliveries: lost {self.lost}, double effects {self.double_effects}, "
+                f"{self.copies} duplicate deliveries, tokens checked ({self.rejected} refused): "
+                f"lost {self.lost}, double effects {self.double_effects}, "
                 f"done {self.done}, dead letters stored {self.dead_letters} "
                 f"({self.dead_letters_exhausted} out of attempts)")
         if self.second_replay_pending >= 0:
@@ -128,8 +138,12 @@ def run_instances(
     replay: bool = True,
     seed: int = DEFAULT_SEED,
     wait_s: Optional[float] = None,
+    worker_env: Optional[dict[str, str]] = None,
 ) -> InstancesResult:
-    """One run (module docstring); ``store`` is ``gcs`` (shared) or ``memory`` (per process)."""
+    """One run (module docstring); ``store`` is ``gcs`` (shared) or ``memory`` (per process).
+
+    ``worker_env``: extra settings for every instance (a test gives them another audience to
+    show that refused tokens fail the run)."""
     from reliability.proxy import RoundRobinProxy
 
     if store not in ("gcs", "memory"):
@@ -147,14 +161,15 @@ def run_instances(
         ledger = Path(tmp) / "ledger.txt"
 
         def env(name: str, *, fixed: bool, rate: float) -> dict[str, str]:
-            values = {"WORKER_AUTH": "disabled", "WORKER_INVOKER_EMAIL": INVOKER, "WORKER_LOG_LEVEL": "WARNING",
+            values = {"WORKER_AUTH": "required", "WORKER_AUDIENCE": AUDIENCE, "WORKER_INVOKER_EMAIL": INVOKER,
+                      "WORKER_CERTS_URL": emulator.certs_url, "WORKER_LOG_LEVEL": "WARNING",
                       "WORKER_DEAD_LETTER_BUCKET": DEAD_LETTERS, "WORKER_QUEUE_MAX_ATTEMPTS": str(max_attempts),
                       "WORKER_LAST_ATTEMPT_WAIT_SECONDS": "20", **gcs.env,
                       "CHAOS_LEDGER": str(ledger), "CHAOS_SEED": str(seed), "CHAOS_FAILURE_RATE": repr(rate),
                       "CHAOS_FIXED": "1" if fixed else "", "CHAOS_INSTANCE": name}
             if store == "gcs":
                 values["WORKER_TASK_NAME_BUCKET"] = TASK_NAMES
-            return values
+            return {**values, **(worker_env or {})}
 
         admin = make_client(emulator.address)
         workers = [ChaosWorker(env(f"w{n}", fixed=False, rate=failure_rate)) for n in range(instances)]
@@ -162,7 +177,7 @@ def run_instances(
             for worker in workers:
                 worker.start()
             with RoundRobinProxy([w.url for w in workers], duplicate_rate=duplicate_rate, seed=seed) as proxy:
-                outputs = StackOutputs(service_url=proxy.url, audience=proxy.url, queue_path=queue,
+                outputs = StackOutputs(service_url=proxy.url, audience=AUDIENCE, queue_path=queue,
                                        invoker_email=INVOKER, dispatch_deadline_seconds=600, stack="instances",
                                        dead_letter_bucket=DEAD_LETTERS)
                 specs = [TaskSpec(chaos.KIND, {"i": i, "permanent": i in permanent}, task_id=f"mi-{seed}-{i}")
@@ -196,6 +211,14 @@ def run_instances(
                         result.second_replay_pending = len(second.items)
                         client.close()
                         _judge_replay(result, chaos.read_ledger(ledger), letters)
+                    result.rejected = proxy.refused
+                    if result.rejected:
+                        result.problems.append(
+                            f"{result.rejected} attempt(s) refused by the workers' token check (401/403: "
+                            f"{dict(proxy.statuses)}, copies {dict(proxy.copy_statuses)}): tokens for "
+                            f"{AUDIENCE!r} and {INVOKER!r}, the workers' settings "
+                            f"{env('-', fixed=False, rate=0.0)['WORKER_AUDIENCE']!r} and "
+                            f"{env('-', fixed=False, rate=0.0)['WORKER_INVOKER_EMAIL']!r}")
         finally:
             for worker in workers:
                 worker.stop()

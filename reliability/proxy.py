@@ -7,6 +7,12 @@ the same request, headers included, to the *next* backend: half of the copies at
 as the original (two instances hold the same attempt at once), half after the original was
 answered (a redelivery after an acknowledgement). A copy's answer is only counted, never
 returned: Cloud Tasks acts on one answer per attempt.
+
+Every header but the hop-by-hop ones goes through unchanged, to the backend and to the copy:
+``Authorization`` (the task's OIDC token, which each instance checks) and the
+``X-CloudTasks-*`` headers. Cloud Run's front end does the same for a request it accepts: it
+passes the token on to the container. Answers 401 and 403 (a refused token) are counted per
+status in ``statuses`` and ``copy_statuses``; :attr:`refused` sums them.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+#: Not forwarded (hop-by-hop, or set by http.client); ``authorization`` is forwarded.
 _HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
+#: A backend's answers to a token it refused (app/worker/dependencies.py).
+REFUSED = (401, 403)
 
 
 class RoundRobinProxy:
@@ -65,6 +74,12 @@ class RoundRobinProxy:
     def set_backends(self, backends: Sequence[str]) -> None:
         with self._lock:
             self.backends = list(backends)
+
+    @property
+    def refused(self) -> int:
+        """Requests and copies answered 401 or 403 (a token an instance refused)."""
+        with self._lock:
+            return sum(self.statuses[code] + self.copy_statuses[code] for code in REFUSED)
 
     def idle_for(self) -> float:
         """Seconds since the last request or copy finished (0 while any is in flight)."""

@@ -76,8 +76,9 @@ NOTES = """
   letters from the bucket: each task must have exactly one effect or exactly one dead letter.
   Then new worker processes with the fix (and no faults) take over and `replay_dead_letters`
   re-enqueues the dead letters; each must then have one effect, and a second replay must find
-  none. The in-memory row runs the same tasks with each process's own store. The workers run
-  with `WORKER_AUTH=disabled` (this run measures stores, not tokens).
+  none. The in-memory row runs the same tasks with each process's own store. The workers check
+  tokens (`WORKER_AUTH=required`, the emulator's local signer; the proxy passes
+  `Authorization` on, to copies too): any attempt answered 401/403 fails the run.
 - **Load**: `reliability/load.py` holds a live worker (verification on, more distinct tokens
   than its verified-token cache holds, so every request pays an RSA check) at 500 tasks/s,
   open loop, latency measured from each request's scheduled time. The load generator shares

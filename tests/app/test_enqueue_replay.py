@@ -1,6 +1,10 @@
 """Replay end to end: the Cloud Tasks emulator delivers to the shipped worker (live process), which
 keeps its dead letters in the storage emulator; ``python -m app.enqueue replay`` then re-enqueues
-them through TaskEnqueuer to a fixed target, marks them, and a second run replays nothing."""
+them through TaskEnqueuer to a fixed target, marks them, and a second run replays nothing.
+
+Tokens are on: the worker runs with ``WORKER_AUTH=required`` for the audience and invoker the
+enqueuer's outputs name, against the emulator's local signer (``certs_url``); a refused
+attempt (401/403) fails the fixture at once."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import pytest
 
 from _emulator import admin_client, emulator, outputs_for, queue_path, receiver  # noqa: F401 - fixtures
 from _storage import bucket_name, gcs_client, storage_emulator  # noqa: F401 - fixtures
-from app.demo import WorkerProcess
+from app.demo import DEAD_LETTER, REJECTED, WorkerProcess
 from app.enqueue import BodyTaskSpec, StackOutputs, TaskEnqueuer
 from app.enqueue.cli import main, replay_main
 from app.enqueue.replay import REPLAYED_AS, REPLAYED_AT, replay_dead_letters, replay_task_id
@@ -36,14 +40,27 @@ def write_outputs(tmp_path, outputs: StackOutputs):
     return path
 
 
+def token_env(emulator, outputs: StackOutputs) -> dict[str, str]:
+    """The worker's token check, wired to what the enqueuer's outputs name."""
+    return {"WORKER_AUTH": "required", "WORKER_AUDIENCE": outputs.audience,
+            "WORKER_INVOKER_EMAIL": outputs.invoker_email, "WORKER_CERTS_URL": emulator.certs_url,
+            "WORKER_LOG_LEVEL": "INFO"}  # the per-attempt lines, refused ones included
+
+
 @pytest.fixture
 def dead_letters_on_file(emulator, queue_path, storage_emulator, bucket_name, gcs_client):
     """Two tasks the shipped worker dead-letters: a permanent failure and a body that is not JSON."""
-    env = {"WORKER_AUTH": "disabled", "WORKER_DEAD_LETTER_BUCKET": bucket_name, **storage_emulator.env}
+    # The audience and invoker do not depend on the worker's URL: wire the worker from them first.
+    env = {**token_env(emulator, outputs_for("unused", queue_path)), "WORKER_DEAD_LETTER_BUCKET": bucket_name,
+           **storage_emulator.env}
     with WorkerProcess(env) as worker:
         with TaskEnqueuer(outputs_for(worker.url, queue_path), emulator=emulator.address) as enq:
             enq.enqueue("send_email", BAD_EMAIL, task_id="mail-1")
             enq.enqueue_spec(BodyTaskSpec(b"\x00not json", task_id="junk-1"))
+        worker.wait_for(lambda ds: sum(d.outcome == DEAD_LETTER for d in ds) >= 2
+                        or any(d.outcome == REJECTED for d in ds), 20)
+        refused = [d.record for d in worker.snapshot() if d.outcome == REJECTED]
+        assert refused == [], f"the worker refused the emulator's tokens: {refused}"
         return wait_for_objects(gcs_client, bucket_name, 2)
 
 
@@ -66,7 +83,10 @@ def test_replay_re_enqueues_each_dead_letter_once_and_marks_it(
     assert replay_main(argv[1:], storage_client=gcs_client) == 0
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert (summary["replayed"], summary["failed"]) == (2, 0)
-    got = {r.headers["x-cloudtasks-taskname"]: r.body for r in receiver.wait_for(2)}
+    received = receiver.wait_for(2)
+    got = {r.headers["x-cloudtasks-taskname"]: r.body for r in received}
+    # Replayed tasks carry the invoker's OIDC token like any other (signed by the emulator).
+    assert all(r.headers.get("authorization", "").startswith("Bearer ") for r in received)
     for blob in dead_letters_on_file:
         expected_id = task_name_id(replay_task_id(blob.name, blob.metadata["task"]))
         assert got[expected_id] == blob.download_as_bytes()  # the body exactly as kept
