@@ -1,4 +1,4 @@
-"""Load only the provider submodules the library uses.
+"""Load only the provider submodules the library uses (cdktf; nothing to do on cdktn).
 
 The prebuilt google provider package ends its ``__init__`` by importing all 1,473 of
 its submodules (about 10 s and 1 GB on a small machine), although a stack uses a
@@ -11,6 +11,8 @@ module ``__getattr__`` that imports a submodule on first use, so:
 * if the package was already imported the normal way, nothing is changed.
 
 Set ``CONSTRUCTS_LIB_EAGER_PROVIDER=1`` to skip this and import the package normally.
+On cdktn the provider package already loads its submodules lazily: :func:`install` does
+nothing there (it imports nothing and patches nothing).
 """
 
 from __future__ import annotations
@@ -21,14 +23,19 @@ import os
 import sys
 from types import ModuleType
 
-PROVIDER_PACKAGE = "cdktf_cdktf_provider_google"
+from ._framework import FRAMEWORK
+
+PROVIDER_PACKAGE = FRAMEWORK.google
 EAGER_ENV_VAR = "CONSTRUCTS_LIB_EAGER_PROVIDER"
 # The generated __init__ announces its eager tail with this comment (jsii-pacmak output).
 _EAGER_TAIL_MARKER = "# Loading modules to ensure their types are registered"
 
 
-def install() -> ModuleType:
-    """Register the provider package with lazy submodules; return the package module."""
+def install() -> ModuleType | None:
+    """Register the provider package with lazy submodules; return the package module
+    (``None`` on a framework whose package is lazy already: nothing is done there)."""
+    if FRAMEWORK.provider_loads_lazily:
+        return None
     existing = sys.modules.get(PROVIDER_PACKAGE)
     if existing is not None:
         return existing
@@ -38,7 +45,7 @@ def install() -> ModuleType:
     spec = importlib.util.find_spec(PROVIDER_PACKAGE)
     if spec is None or spec.origin is None:
         raise ModuleNotFoundError(
-            f"{PROVIDER_PACKAGE} is not installed: pip install -r requirements.txt"
+            f"{PROVIDER_PACKAGE} is not installed: pip install -r {FRAMEWORK.requirements}"
         )
     with open(spec.origin, encoding="utf-8") as source_file:
         source = source_file.read()

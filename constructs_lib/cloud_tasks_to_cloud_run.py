@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cdktf import Fn
+from ._framework import Fn
 from constructs import Construct
 
 from . import defaults

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 
-from cdktf import DefaultTokenResolver, StringConcat, TerraformStack, Tokenization
+from ._framework import DefaultTokenResolver, StringConcat, TerraformStack, Tokenization
 from constructs import Construct
 
 from .validation import is_token

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdktf import ITerraformDependable
-from cdktf_cdktf_provider_google.service_account import ServiceAccount
-from cdktf_cdktf_provider_google.service_account_iam_member import (
-    ServiceAccountIamMember,
-)
+from ._framework import ITerraformDependable, ServiceAccount, ServiceAccountIamMember
 from constructs import Construct
 
 from . import limits

@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import jsii
-from cdktf import TerraformResource, TerraformStack
+from ._framework import TerraformResource, TerraformStack
 from constructs import Construct, IValidation
 
 from .validation import PUBLIC_MEMBERS, ConfigurationError, check_non_empty

@@ -7,8 +7,7 @@ project at the stack's root, so its addresses do not depend on which pattern cam
 
 from __future__ import annotations
 
-from cdktf import TerraformStack
-from cdktf_cdktf_provider_google.project_service import ProjectService
+from ._framework import ProjectService, TerraformStack
 from constructs import Construct
 
 from .ids import identity, short_hash

@@ -7,9 +7,7 @@ is blocked for a while after deletion (a Cloud Tasks queue's, up to 7 days).
 
 from __future__ import annotations
 
-from cdktf import TerraformStack
-from cdktf_cdktf_provider_random.id import Id as RandomId
-from cdktf_cdktf_provider_random.provider import RandomProvider
+from ._framework import RandomId, RandomProvider, TerraformStack
 from constructs import Construct
 
 __all__ = ["RandomId", "ensure_random_provider"]

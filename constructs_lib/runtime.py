@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import (
-    SecretManagerSecretIamMember,
-)
+from ._framework import SecretManagerSecretIamMember
 from constructs import Construct
 
 from . import defaults

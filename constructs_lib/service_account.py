@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Protocol, runtime_checkable
 
-from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
+from ._framework import ServiceAccountIamMember
 from constructs import Construct
 
 from .ids import member_identity, stable_id

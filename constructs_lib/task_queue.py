@@ -6,19 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from cdktf import ITerraformDependable
-from cdktf_cdktf_provider_google.cloud_tasks_queue import (
+from ._framework import (
     CloudTasksQueue,
     CloudTasksQueueHttpTarget,
     CloudTasksQueueHttpTargetOidcToken,
     CloudTasksQueueHttpTargetUriOverride,
     CloudTasksQueueHttpTargetUriOverridePathOverride,
+    CloudTasksQueueIamMember,
     CloudTasksQueueRateLimits,
     CloudTasksQueueRetryConfig,
     CloudTasksQueueStackdriverLoggingConfig,
-)
-from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import (
-    CloudTasksQueueIamMember,
+    ITerraformDependable,
 )
 from constructs import Construct
 

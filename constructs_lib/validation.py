@@ -110,7 +110,7 @@ def _number_fits(value: Any, minimum, maximum, min_exclusive, integer, extra) ->
 def _issued_number_token(value: float) -> bool:
     """A double in cdktf's token range that cdktf really issued (a forged one would fail
     deep inside jsii instead of here)."""
-    from cdktf import Tokenization
+    from ._framework import Tokenization
 
     try:
         return Tokenization.reverse_number(value) is not None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdktf import ITerraformDependable
-from cdktf_cdktf_provider_google.cloud_run_v2_job import (
+from ._framework import (
     CloudRunV2Job,
+    CloudRunV2JobIamMember,
     CloudRunV2JobTemplate,
     CloudRunV2JobTemplateTemplate,
     CloudRunV2JobTemplateTemplateContainers,
@@ -14,9 +14,9 @@ from cdktf_cdktf_provider_google.cloud_run_v2_job import (
     CloudRunV2JobTemplateTemplateContainersEnvValueSource,
     CloudRunV2JobTemplateTemplateContainersEnvValueSourceSecretKeyRef,
     CloudRunV2JobTemplateTemplateContainersResources,
+    ITerraformDependable,
+    ServiceAccount,
 )
-from cdktf_cdktf_provider_google.cloud_run_v2_job_iam_member import CloudRunV2JobIamMember
-from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
 from . import defaults

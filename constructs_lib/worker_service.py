@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdktf import ITerraformDependable, TerraformResourceLifecycle
-from cdktf_cdktf_provider_google.cloud_run_v2_service import (
+from ._framework import (
     CloudRunV2Service,
+    CloudRunV2ServiceIamMember,
     CloudRunV2ServiceTemplate,
     CloudRunV2ServiceTemplateContainers,
     CloudRunV2ServiceTemplateContainersEnv,
@@ -17,11 +17,10 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service import (
     CloudRunV2ServiceTemplateContainersStartupProbe,
     CloudRunV2ServiceTemplateContainersStartupProbeHttpGet,
     CloudRunV2ServiceTemplateScaling,
+    ITerraformDependable,
+    ServiceAccount,
+    TerraformResourceLifecycle,
 )
-from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
-    CloudRunV2ServiceIamMember,
-)
-from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
 from . import defaults

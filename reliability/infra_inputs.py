@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cdktf
+from constructs_lib._framework import cdk
 
 import constructs_lib  # noqa: F401 - lazy provider loading first
-from cdktf_cdktf_provider_google.provider import GoogleProvider
+from constructs_lib._framework import GoogleProvider
 from constructs_lib import (
     CloudTasksToCloudRun,
     ConfigurationError,
@@ -41,11 +41,11 @@ _DEPLOY = DeploySettings(project=PROJECT)
 
 
 def _number_token() -> float:
-    return cdktf.Token.as_number(cdktf.Fn.tonumber("5"))
+    return cdk.Token.as_number(cdk.Fn.tonumber("5"))
 
 
 def _text_token() -> str:
-    return cdktf.Fn.lower("WORKER")
+    return cdk.Fn.lower("WORKER")
 
 
 class Lazy:
@@ -60,7 +60,7 @@ class Lazy:
 
 NUMBER_TOKEN = Lazy(_number_token, "<number token>")
 TEXT_TOKEN = Lazy(_text_token, "<string token>")
-PUBLIC_GLUED_TO_TOKEN = Lazy(lambda: cdktf.Fn.lower("") + "allUsers", "<token>+'allUsers'")
+PUBLIC_GLUED_TO_TOKEN = Lazy(lambda: cdk.Fn.lower("") + "allUsers", "<token>+'allUsers'")
 
 
 def _realize(value: Any) -> Any:
@@ -77,7 +77,7 @@ _SERVICE_FIELDS = {f.name for f in dataclasses.fields(ServiceOptions)}
 _QUEUE_FIELDS = {f.name for f in dataclasses.fields(QueueOptions)}
 
 
-def _environment(app: cdktf.App, table: Mapping[str, Any]) -> None:
+def _environment(app: cdk.App, table: Mapping[str, Any]) -> None:
     """A flat case table, its service and queue keys moved to [dev.service] / [dev.queue]."""
     top: dict[str, Any] = {"service_name": "w1", "allow_placeholder_image": True}
     service: dict[str, Any] = {}
@@ -88,7 +88,7 @@ def _environment(app: cdktf.App, table: Mapping[str, Any]) -> None:
     TasksStack(app, environments["dev"], _DEPLOY)
 
 
-def _deploy(app: cdktf.App, environ: Mapping[str, str]) -> None:
+def _deploy(app: cdk.App, environ: Mapping[str, str]) -> None:
     environments = parse_environments({"dev": {"service_name": "w1",
                                                "allow_placeholder_image": True}})
     TasksStack(app, environments["dev"],
@@ -119,7 +119,7 @@ def _split(kwargs: Mapping[str, Any], structural: set[str]) -> tuple[dict, dict]
             {k: v for k, v in kwargs.items() if k not in structural})
 
 
-def _service(stack: cdktf.TerraformStack, **kwargs: Any) -> WorkerService:
+def _service(stack: cdk.TerraformStack, **kwargs: Any) -> WorkerService:
     kwargs = dict(kwargs)
     if "service_account_email" in kwargs:
         kwargs["service_account"] = _Account(kwargs.pop("service_account_email"))
@@ -129,13 +129,13 @@ def _service(stack: cdktf.TerraformStack, **kwargs: Any) -> WorkerService:
                          options=ServiceOptions(**options))
 
 
-def _queue(stack: cdktf.TerraformStack, **kwargs: Any) -> TaskQueue:
+def _queue(stack: cdk.TerraformStack, **kwargs: Any) -> TaskQueue:
     construct, options = _split(kwargs, {"name", "location", "routing", "project"})
     return TaskQueue(stack, "c", **{"name": "q1", **construct},
                      options=QueueOptions(**options))
 
 
-def _pattern(stack: cdktf.TerraformStack, **kwargs: Any) -> CloudTasksToCloudRun:
+def _pattern(stack: cdk.TerraformStack, **kwargs: Any) -> CloudTasksToCloudRun:
     kwargs = dict(kwargs)
     for key, options in (("service", ServiceOptions), ("queue", QueueOptions)):
         value = kwargs.get(key)
@@ -144,8 +144,8 @@ def _pattern(stack: cdktf.TerraformStack, **kwargs: Any) -> CloudTasksToCloudRun
     return CloudTasksToCloudRun(stack, "c", **{"project": PROJECT, "name": "w1", **kwargs})
 
 
-def _user_stack(app: cdktf.App) -> cdktf.TerraformStack:
-    stack = cdktf.TerraformStack(app, "user")
+def _user_stack(app: cdk.App) -> cdk.TerraformStack:
+    stack = cdk.TerraformStack(app, "user")
     GoogleProvider(stack, "google", project=PROJECT)
     return stack
 
@@ -155,7 +155,7 @@ class Target:
     """``setup`` declares what exists before the call under test (and returns its subject);
     ``call(subject, kwargs)`` is the call that must refuse bad input, declaring nothing."""
 
-    setup: Callable[[cdktf.App], Any]
+    setup: Callable[[cdk.App], Any]
     call: Callable[[Any, Mapping[str, Any]], Any]
 
 
@@ -355,7 +355,7 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("pattern", {"project": ""}, "project"),
     ("pattern", {"name": "wörker"}, "name"),
     # token-valued edge cases
-    ("service", {"name": Lazy(lambda: cdktf.Fn.lower("x") + " BAD NAME", "<token>+' BAD NAME'")},
+    ("service", {"name": Lazy(lambda: cdk.Fn.lower("x") + " BAD NAME", "<token>+' BAD NAME'")},
      "name"),
     ("grant", {"member": PUBLIC_GLUED_TO_TOKEN}, "member"),
     ("grant", {"member": "allUsers"}, "member"),
@@ -430,7 +430,7 @@ VALID: list[tuple[str, dict[str, Any]]] = [
     ("service", {"cpu": "1", "memory": "128Mi"}),
     ("service", {"cpu": "2", "memory": "8Gi", "labels": {"team": "", "zone": "ü-1_x"}}),
     ("queue", {"max_attempts": 2147483647, "max_doublings": 2147483647}),
-    ("service", {"name": Lazy(lambda: "w-" + cdktf.Fn.lower("X"), "'w-'+<token>")}),
+    ("service", {"name": Lazy(lambda: "w-" + cdk.Fn.lower("X"), "'w-'+<token>")}),
     ("service", {"container_port": 65535, "min_instance_count": 0}),
     ("service", {"project": "other-project-1"}),
     ("queue", {"routing": QueueRouting(host="w.run.app", **_ROUTING)}),
@@ -473,7 +473,7 @@ def run_invalid(target: str, kwargs: Mapping[str, Any], parameter: str,
                 outdir: Path) -> CaseOutcome:
     """Build the case in a fresh App writing to ``outdir``; the call must raise the error,
     declare nothing, and a synth after it must write none of it."""
-    app = cdktf.App(outdir=str(outdir))
+    app = cdk.App(outdir=str(outdir))
     subject = TARGETS[target].setup(app)
     before = _declared(app)
     types_before = {getattr(c, "terraform_resource_type", None) for c in app.node.find_all()}
@@ -505,14 +505,14 @@ def _synthesized_resources(outdir: Path) -> set[str]:
     return types
 
 
-def _declared(app: cdktf.App) -> list[str]:
+def _declared(app: cdk.App) -> list[str]:
     """Paths of every construct in ``app``."""
     return [c.node.path for c in app.node.find_all() if c is not app]
 
 
 def run_valid(target: str, kwargs: Mapping[str, Any], outdir: Path) -> CaseOutcome:
     """Build and synthesize (validations on); a stack file must be written."""
-    app = cdktf.App(outdir=str(outdir))
+    app = cdk.App(outdir=str(outdir))
     try:
         TARGETS[target].call(TARGETS[target].setup(app), _realize(kwargs))
         app.synth()

@@ -14,34 +14,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cdktf
+from constructs_lib._framework import cdk
 
 import constructs_lib  # noqa: F401 - lazy provider loading first
-from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
+from constructs_lib._framework import (
     CloudRunV2ServiceIamMember,
-)
-from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_binding import (
-    CloudTasksQueueIamBinding,
-)
-from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_policy import (
     CloudRunV2ServiceIamPolicy,
-)
-from cdktf_cdktf_provider_google.data_google_compute_default_service_account import (
+    CloudTasksQueueIamBinding,
     DataGoogleComputeDefaultServiceAccount,
-)
-from cdktf_cdktf_provider_google.data_google_iam_policy import (
     DataGoogleIamPolicy,
     DataGoogleIamPolicyBinding,
+    GoogleProvider,
+    ProjectIamBinding,
+    ProjectIamMember,
+    ProjectIamPolicy,
 )
-from cdktf_cdktf_provider_google.project_iam_binding import ProjectIamBinding
-from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
-from cdktf_cdktf_provider_google.project_iam_policy import ProjectIamPolicy
-from cdktf_cdktf_provider_google.provider import GoogleProvider
 from constructs_lib import CloudTasksToCloudRun, WorkerService
 
 PROJECT = "example-project"
 CALLER = "serviceAccount:caller@example-project.iam.gserviceaccount.com"
-Breaker = Callable[[cdktf.TerraformStack, CloudTasksToCloudRun], None]
+Breaker = Callable[[cdk.TerraformStack, CloudTasksToCloudRun], None]
 
 
 def _public_invoker_override(stack, tasks):
@@ -177,8 +169,8 @@ class PolicyOutcome:
 
 def run_case(case: PolicyCase, outdir: Path) -> PolicyOutcome:
     """Synthesize the broken stack: it must fail, readably, and write nothing."""
-    app = cdktf.App(outdir=str(outdir))
-    stack = cdktf.TerraformStack(app, "broken")
+    app = cdk.App(outdir=str(outdir))
+    stack = cdk.TerraformStack(app, "broken")
     GoogleProvider(stack, "google", project=PROJECT)
     if case.pattern:
         built = CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders")

@@ -47,20 +47,18 @@ def synthesize_shipped(out: Path, *, environ: Mapping[str, str] | None = None) -
 
 def synthesize_bad(out: Path) -> tuple[Path, dict[str, set[str]]]:
     """The broken stack's cdk.tf.json and, per custom check, the resources that must fail it."""
-    import cdktf
-
-    # constructs_lib first: it makes the provider package load only the submodules used.
-    from constructs_lib import CloudTasksToCloudRun  # noqa: I001
-    from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_binding import (
+    from constructs_lib import CloudTasksToCloudRun
+    from constructs_lib._framework import (
         CloudRunV2ServiceIamBinding,
+        CloudTasksQueueIamPolicy,
+        GoogleProvider,
+        ProjectIamMember,
+        ServiceAccountIamBinding,
+        cdk,
     )
-    from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_policy import CloudTasksQueueIamPolicy
-    from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
-    from cdktf_cdktf_provider_google.provider import GoogleProvider
-    from cdktf_cdktf_provider_google.service_account_iam_binding import ServiceAccountIamBinding
 
-    app = cdktf.App(outdir=str(out), skip_validation=True)
-    stack = cdktf.TerraformStack(app, "bad")
+    app = cdk.App(outdir=str(out), skip_validation=True)
+    stack = cdk.TerraformStack(app, "bad")
     GoogleProvider(stack, "google", project=PROJECT, region="us-central1")
     pattern = CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders")
 

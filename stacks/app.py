@@ -6,7 +6,7 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-from cdktf import App
+from constructs_lib._framework import App
 
 from .deploy_settings import DeploySettings, placeholder_message
 from .settings import EnvironmentSettings, load_environments

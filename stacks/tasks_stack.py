@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from cdktf import GcsBackend, LocalBackend, TerraformOutput, TerraformStack
 from constructs import Construct
 
-import constructs_lib  # noqa: F401 - installs the lazy provider loading first
-from cdktf_cdktf_provider_google.provider import GoogleProvider
 from constructs_lib import CloudTasksToCloudRun, CloudTasksToCloudRunJob, ConfigurationError
+from constructs_lib._framework import (
+    GcsBackend,
+    GoogleProvider,
+    LocalBackend,
+    TerraformOutput,
+    TerraformStack,
+)
 from constructs_lib.cloud_tasks_to_cloud_run import check_pattern_arguments
 from constructs_lib.cloud_tasks_to_cloud_run_job import check_job_pattern_arguments
 

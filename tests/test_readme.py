@@ -7,7 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
-import cdktf
+from constructs_lib._framework import cdk
 import pytest
 
 from stacks import DeploySettings, TasksStack, parse_environments
@@ -25,7 +25,7 @@ def test_readme_has_examples():
 def test_readme_example_runs(index, tmp_path):
     # The jsii kernel keeps the working directory it started in, so the only change made
     # to an example is where its App writes.
-    source = EXAMPLES[index].replace("cdktf.App()", f"cdktf.App(outdir={str(tmp_path)!r})")
+    source = EXAMPLES[index].replace("cdk.App()", f"cdk.App(outdir={str(tmp_path)!r})")
     code = compile(source, f"README.md example {index + 1}", "exec")
     exec(code, {"__name__": f"readme_example_{index}"})  # noqa: S102 - our own docs
     if "app.synth()" in EXAMPLES[index]:
@@ -39,8 +39,8 @@ def test_readme_environment_table_synthesizes_a_stack_of_its_own_project():
     (source,) = TOML_BLOCK.findall(README.read_text(encoding="utf-8"))
     environments = parse_environments(tomllib.loads(source))
     (name, env), = environments.items()
-    stack = TasksStack(cdktf.Testing.app(), env, DeploySettings(project="another-project"))
-    terraform = json.loads(cdktf.Testing.synth(stack, True))
+    stack = TasksStack(cdk.Testing.app(), env, DeploySettings(project="another-project"))
+    terraform = json.loads(cdk.Testing.synth(stack, True))
     assert terraform["provider"]["google"][0] == {"project": "acme-tasks-staging",
                                                   "region": "europe-west1"}
     assert "another-project" not in json.dumps(terraform)

@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import cdktf
+from constructs_lib._framework import cdk
 import pytest
 
 from constructs_lib import CloudTasksToCloudRun
@@ -33,20 +33,20 @@ _REFERENCE = re.compile(r"^\$\{([A-Za-z0-9_]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+
 
 
 def new_enqueuers_stack(enqueuers=ENQUEUERS) -> dict[str, Any]:
-    from cdktf_cdktf_provider_google.provider import GoogleProvider
+    from constructs_lib._framework import GoogleProvider
 
-    stack = cdktf.TerraformStack(cdktf.Testing.app(), "v010")
+    stack = cdk.TerraformStack(cdk.Testing.app(), "v010")
     GoogleProvider(stack, "google", project=PROJECT, region="us-central1")
     pattern = CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders",
                                    enqueuers=enqueuers)
     pattern.service.grant_invoke("group:b@example.com")
-    return json.loads(cdktf.Testing.synth(stack))
+    return json.loads(cdk.Testing.synth(stack))
 
 
 def new_dev_stack() -> dict[str, Any]:
-    stack = TasksStack(cdktf.Testing.app(), load_environments()["dev"],
+    stack = TasksStack(cdk.Testing.app(), load_environments()["dev"],
                        DeploySettings(project=PROJECT))
-    return json.loads(cdktf.Testing.synth(stack))
+    return json.loads(cdk.Testing.synth(stack))
 
 
 def applied_state(config: dict[str, Any]) -> dict[str, Any]:

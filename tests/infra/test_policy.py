@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
+from constructs_lib._framework import ProjectIamMember
 from constructs_lib import CloudTasksToCloudRun, PolicyCheck, find_violations
 from reliability.policy_cases import CASES, run_case
 from tests.infra.conftest import PROJECT

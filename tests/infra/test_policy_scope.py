@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 
-import cdktf
+from constructs_lib._framework import cdk
 import pytest
 
-from cdktf_cdktf_provider_google.cloud_run_v2_service import (
+from constructs_lib._framework import (
     CloudRunV2Service,
+    CloudRunV2ServiceIamMember,
     CloudRunV2ServiceTemplate,
     CloudRunV2ServiceTemplateContainers,
+    ProjectIamMember,
+    StorageBucket,
+    StorageBucketIamMember,
 )
-from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
-    CloudRunV2ServiceIamMember,
-)
-from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
-from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
-from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from constructs_lib import CloudTasksToCloudRun, PolicyCheck
 from tests.infra.conftest import PROJECT
 from tests.infra.tfjson import synth
@@ -85,10 +83,10 @@ def test_whole_stack_checking_is_an_explicit_opt_in(stack):
 
 
 def test_a_deliberate_exception_is_written_into_the_stack(tmp_path):
-    from cdktf_cdktf_provider_google.provider import GoogleProvider
+    from constructs_lib._framework import GoogleProvider
 
-    app = cdktf.App(outdir=str(tmp_path))
-    stack = cdktf.TerraformStack(app, "site")
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.TerraformStack(app, "site")
     GoogleProvider(stack, "google", project=PROJECT)
     CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders")
     users_public_site(stack)

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import cdktf
+from constructs_lib._framework import cdk
 import pytest
 
 from constructs_lib import (
@@ -64,9 +64,9 @@ class Config:
 
 def synthesized(config: Config) -> dict[str, dict[str, Any]]:
     """address -> body of every resource, from a fresh stack built from ``config``."""
-    from cdktf_cdktf_provider_google.provider import GoogleProvider
+    from constructs_lib._framework import GoogleProvider
 
-    stack = cdktf.TerraformStack(cdktf.Testing.app(), "day2")
+    stack = cdk.TerraformStack(cdk.Testing.app(), "day2")
     GoogleProvider(stack, "google", project=PROJECT, region="us-central1")
     pattern = CloudTasksToCloudRun(
         stack, "tasks", project=PROJECT, name="orders", enqueuers=list(config.enqueuers),
@@ -81,7 +81,7 @@ def synthesized(config: Config) -> dict[str, dict[str, Any]]:
         pattern.service.grant_invoke(member)
     if config.second_pattern:
         CloudTasksToCloudRun(stack, "invoices", project=PROJECT, name="invoices")
-    terraform = json.loads(cdktf.Testing.synth(stack, True))
+    terraform = json.loads(cdk.Testing.synth(stack, True))
     return {f"{rtype}.{name}": body
             for rtype, by_name in terraform["resource"].items()
             for name, body in by_name.items()}

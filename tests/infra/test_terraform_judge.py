@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import cdktf
+from constructs_lib._framework import cdk
 import pytest
 
 from constructs_lib import (
@@ -31,10 +31,10 @@ CI = "serviceAccount:ci@example-project.iam.gserviceaccount.com"
 OPS = "group:ops@example.com"
 
 
-def _stack(backend: Callable[[cdktf.TerraformStack], object] | None = None):
-    from cdktf_cdktf_provider_google.provider import GoogleProvider
+def _stack(backend: Callable[[cdk.TerraformStack], object] | None = None):
+    from constructs_lib._framework import GoogleProvider
 
-    stack = cdktf.TerraformStack(cdktf.Testing.app(), "judged")
+    stack = cdk.TerraformStack(cdk.Testing.app(), "judged")
     GoogleProvider(stack, "google", project=PROJECT, region="us-central1")
     if backend is not None:
         backend(stack)
@@ -57,19 +57,19 @@ def several_patterns_routing_and_enqueuers():
     CloudTasksToCloudRun(stack, "exports", project=PROJECT, name="exports",
                          queue=QueueOptions(name_suffix=True))  # one random provider
     second.grant_enqueue("user:alice@example.com")
-    cdktf.TerraformOutput(stack, "invoices_queue", value=second.queue_path)
+    cdk.TerraformOutput(stack, "invoices_queue", value=second.queue_path)
     return stack
 
 
 def gcs_backend():
-    stack = _stack(lambda s: cdktf.GcsBackend(s, bucket="acme-tf-state", prefix="tasks/dev"))
+    stack = _stack(lambda s: cdk.GcsBackend(s, bucket="acme-tf-state", prefix="tasks/dev"))
     CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders", enqueuers=[CI])
     return stack
 
 
 def users_own_resources_next_to_the_constructs():
-    from cdktf_cdktf_provider_google.pubsub_topic import PubsubTopic
-    from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
+    from constructs_lib._framework import PubsubTopic
+    from constructs_lib._framework import StorageBucket
 
     stack = _stack()
     tasks = CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders")
@@ -79,7 +79,7 @@ def users_own_resources_next_to_the_constructs():
     # the user's own escape hatch on a library resource
     tasks.service.resource.add_override("description", f"publishes to {topic.name}")
     tasks.service.grant_invoke(CI)
-    cdktf.TerraformOutput(stack, "task_url", value=tasks.task_url)
+    cdk.TerraformOutput(stack, "task_url", value=tasks.task_url)
     return stack
 
 
@@ -91,7 +91,7 @@ def building_blocks_alone():
                             options=ServiceOptions(deletion_protection=False))
     service.grant_invoke(invoker.member)
     queue = TaskQueue(stack, "queue", name="blocks", project=PROJECT, routing=QueueRouting(
-        host=cdktf.Fn.trimprefix(service.uri, "https://"),
+        host=cdk.Fn.trimprefix(service.uri, "https://"),
         service_account_email=invoker.email, audience="https://blocks.example.com"))
     queue.grant_enqueue(CI)
     invoker.grant_act_as(CI)
@@ -149,14 +149,14 @@ STACKS = [stores_alerts_and_replay, minimal_pattern, several_patterns_routing_an
 
 @pytest.mark.parametrize("build", STACKS, ids=lambda build: build.__name__)
 def test_terraform_accepts_library_stack(build):
-    terraform = json.loads(cdktf.Testing.synth(build(), True))
+    terraform = json.loads(cdk.Testing.synth(build(), True))
     verdict = judge(terraform)
     assert verdict.accepted, "\n\n".join(verdict.configuration_errors) or verdict.output
 
 
 def test_the_judge_refuses_what_terraform_refuses():
     """The check can fail: the interpolated depends_on the first stacks wrote is refused."""
-    terraform = json.loads(cdktf.Testing.synth(minimal_pattern(), True))
+    terraform = json.loads(cdk.Testing.synth(minimal_pattern(), True))
     service = next(iter(terraform["resource"]["google_cloud_run_v2_service"].values()))
     service["depends_on"] = [f"${{{dep}}}" for dep in service["depends_on"]]
     verdict = judge(terraform)
@@ -166,7 +166,7 @@ def test_the_judge_refuses_what_terraform_refuses():
 
 
 def test_the_judge_refuses_a_malformed_moved_block():
-    terraform = json.loads(cdktf.Testing.synth(minimal_pattern(), True))
+    terraform = json.loads(cdk.Testing.synth(minimal_pattern(), True))
     terraform["moved"] = [{"from": "google_cloud_run_v2_service.a", "to": "not an address"}]
     verdict = judge(terraform)
     assert not verdict.accepted

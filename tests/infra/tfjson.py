@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import cdktf
+from constructs_lib._framework import cdk
 
 
-def synth(stack: cdktf.TerraformStack, *, validate: bool = True) -> dict[str, Any]:
+def synth(stack: cdk.TerraformStack, *, validate: bool = True) -> dict[str, Any]:
     """The stack's Terraform JSON, with validations (the policy check) run."""
-    return json.loads(cdktf.Testing.synth(stack, validate))
+    return json.loads(cdk.Testing.synth(stack, validate))
 
 
 def resources(terraform: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
@@ -25,8 +25,8 @@ def one(terraform: dict[str, Any], resource_type: str) -> dict[str, Any]:
     return found[0]
 
 
-def resolve(stack: cdktf.TerraformStack, value: Any) -> Any:
+def resolve(stack: cdk.TerraformStack, value: Any) -> Any:
     """What ``value`` (a token) becomes in the synthesized JSON, read through an output."""
     probe = f"probe_{len(stack.node.children)}"
-    cdktf.TerraformOutput(stack, probe, value=value)
+    cdk.TerraformOutput(stack, probe, value=value)
     return synth(stack, validate=False)["output"][probe]["value"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-import cdktf
+from constructs_lib._framework import cdk
 import pytest
 
 from constructs_lib import ConfigurationError, QueueOptions, ServiceOptions
@@ -26,8 +26,8 @@ DEPLOY = DeploySettings(project="example-project")
 
 
 def synth(env, deploy: DeploySettings = DEPLOY) -> dict:
-    stack = TasksStack(cdktf.Testing.app(), env, deploy)
-    return json.loads(cdktf.Testing.synth(stack, True))
+    stack = TasksStack(cdk.Testing.app(), env, deploy)
+    return json.loads(cdk.Testing.synth(stack, True))
 
 
 def strings(value) -> list[str]:
@@ -193,5 +193,5 @@ def test_cross_setting_errors_are_named_as_the_table_key():
                                        "service": {"timeout_seconds": 600,
                                                    "deletion_protection": False}}})
     with pytest.raises(ConfigurationError) as caught:
-        TasksStack(cdktf.Testing.app(), envs["dev"], DEPLOY)
+        TasksStack(cdk.Testing.app(), envs["dev"], DEPLOY)
     assert caught.value.parameter == "[dev] dispatch_deadline_seconds"

@@ -3,7 +3,7 @@
 
 import json
 
-import cdktf
+from constructs_lib._framework import cdk
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
@@ -22,5 +22,5 @@ def json_snapshot(snapshot):
 
 @pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
 def test_environment_stack_snapshot(env_name, json_snapshot):
-    stack = TasksStack(cdktf.Testing.app(), ENVIRONMENTS[env_name], DEPLOY)
-    assert json.loads(cdktf.Testing.synth(stack, True)) == json_snapshot
+    stack = TasksStack(cdk.Testing.app(), ENVIRONMENTS[env_name], DEPLOY)
+    assert json.loads(cdk.Testing.synth(stack, True)) == json_snapshot

@@ -1,0 +1,238 @@
+"""The one module that imports the CDK framework and the provider packages.
+
+The library, the stacks and the tests run on either framework with one source tree:
+
+* ``cdktf`` (the default): ``cdktf`` 0.21.0, ``cdktf-cdktf-provider-google`` 16.12.1
+  (google provider 6.50.0), ``cdktf-cdktf-provider-random`` 12.0.1 (random 3.7.2);
+* ``cdktn`` (CDK Terrain, the maintained fork): ``cdktn`` 0.24.0, ``cdktn-provider-google``
+  21.1.0 (google 8.7.0), ``cdktn-provider-random`` 15.0.1 (random 3.9.1).
+
+The framework is the one whose three packages are installed; with both installed, cdktf,
+unless ``CONSTRUCTS_LIB_FRAMEWORK=cdktf|cdktn`` says otherwise. Neither installed, or the
+asked one missing: :class:`FrameworkNotInstalled` says what to install.
+
+Everything else imports framework names from here (``from constructs_lib._framework import
+TerraformStack, CloudRunV2Service``), never from ``cdktf``/``cdktn`` directly. The
+``if TYPE_CHECKING:`` block below is both what a type checker reads (the cdktf packages:
+both frameworks generate the same classes and signatures) and, read at import time, the
+list of names this module serves from the chosen framework's packages: a provider
+submodule is imported when one of its names is first asked for, so a stack loads only
+the submodules it uses. To use another provider class, add it to that block.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+ENV_VAR = "CONSTRUCTS_LIB_FRAMEWORK"
+DEFAULT = "cdktf"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Framework:
+    """One framework's Python packages and how to install them."""
+
+    name: str
+    core: str  # the framework package: cdktf or cdktn
+    google: str  # the prebuilt google provider package
+    random: str  # the prebuilt random provider package
+    requirements: str  # the pip requirements file that installs it
+    cli: str  # the command that synthesizes, diffs and deploys
+    # The google package's __init__ loads its submodules on first use by itself (cdktn's
+    # jsii-pacmak output, PEP 562); cdktf's imports all 1,473 of them (see _provider).
+    provider_loads_lazily: bool
+
+    @property
+    def packages(self) -> tuple[str, str, str]:
+        return (self.core, self.google, self.random)
+
+
+FRAMEWORKS: Mapping[str, Framework] = {
+    "cdktf": Framework(name="cdktf", core="cdktf", google="cdktf_cdktf_provider_google",
+                       random="cdktf_cdktf_provider_random", requirements="requirements.txt",
+                       cli="npx cdktf", provider_loads_lazily=False),
+    "cdktn": Framework(name="cdktn", core="cdktn", google="cdktn_provider_google",
+                       random="cdktn_provider_random", requirements="requirements-cdktn.txt",
+                       cli="tools/cdktn/node_modules/.bin/cdktn", provider_loads_lazily=True),
+}
+
+
+class FrameworkNotInstalled(ImportError):
+    """The framework asked for (or any framework) is not installed."""
+
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def choose(environ: Mapping[str, str] | None = None,
+           installed: Callable[[str], bool] = _installed) -> Framework:
+    """The framework to use: the asked one, else the one installed (cdktf if both are)."""
+    environ = os.environ if environ is None else environ
+    asked = environ.get(ENV_VAR, "").strip()
+    if asked:
+        if asked not in FRAMEWORKS:
+            raise FrameworkNotInstalled(
+                f"{ENV_VAR} must be one of {', '.join(FRAMEWORKS)} (or unset), "
+                f"but {asked!r} was given")
+        framework = FRAMEWORKS[asked]
+        missing = [p for p in framework.packages if not installed(p)]
+        if missing:
+            raise FrameworkNotInstalled(
+                f"{ENV_VAR}={asked} asks for {asked}, but {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not installed: "
+                f"pip install -r {framework.requirements}")
+        return framework
+    complete = [f for f in FRAMEWORKS.values() if all(installed(p) for p in f.packages)]
+    if not complete:
+        raise FrameworkNotInstalled(
+            "neither cdktf nor cdktn is installed with its google and random providers: "
+            + " or ".join(f"pip install -r {f.requirements}" for f in FRAMEWORKS.values()))
+    names = [f.name for f in complete]
+    return FRAMEWORKS[DEFAULT] if DEFAULT in names else complete[0]
+
+
+FRAMEWORK: Framework = choose()
+NAME: str = FRAMEWORK.name
+
+if TYPE_CHECKING:
+    import cdktf as cdk
+    from cdktf import (
+        App,
+        DefaultTokenResolver,
+        Fn,
+        GcsBackend,
+        ITerraformDependable,
+        LocalBackend,
+        StringConcat,
+        TerraformOutput,
+        TerraformResource,
+        TerraformResourceLifecycle,
+        TerraformStack,
+        Testing,
+        Token,
+        Tokenization,
+    )
+    from cdktf_cdktf_provider_google.cloud_run_v2_job import (
+        CloudRunV2Job,
+        CloudRunV2JobTemplate,
+        CloudRunV2JobTemplateTemplate,
+        CloudRunV2JobTemplateTemplateContainers,
+        CloudRunV2JobTemplateTemplateContainersEnv,
+        CloudRunV2JobTemplateTemplateContainersEnvValueSource,
+        CloudRunV2JobTemplateTemplateContainersEnvValueSourceSecretKeyRef,
+        CloudRunV2JobTemplateTemplateContainersResources,
+    )
+    from cdktf_cdktf_provider_google.cloud_run_v2_job_iam_member import CloudRunV2JobIamMember
+    from cdktf_cdktf_provider_google.cloud_run_v2_service import (
+        CloudRunV2Service,
+        CloudRunV2ServiceTemplate,
+        CloudRunV2ServiceTemplateContainers,
+        CloudRunV2ServiceTemplateContainersEnv,
+        CloudRunV2ServiceTemplateContainersEnvValueSource,
+        CloudRunV2ServiceTemplateContainersEnvValueSourceSecretKeyRef,
+        CloudRunV2ServiceTemplateContainersPorts,
+        CloudRunV2ServiceTemplateContainersResources,
+        CloudRunV2ServiceTemplateContainersStartupProbe,
+        CloudRunV2ServiceTemplateContainersStartupProbeHttpGet,
+        CloudRunV2ServiceTemplateScaling,
+    )
+    from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_binding import (
+        CloudRunV2ServiceIamBinding,
+    )
+    from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
+        CloudRunV2ServiceIamMember,
+    )
+    from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_policy import (
+        CloudRunV2ServiceIamPolicy,
+    )
+    from cdktf_cdktf_provider_google.cloud_tasks_queue import (
+        CloudTasksQueue,
+        CloudTasksQueueHttpTarget,
+        CloudTasksQueueHttpTargetOidcToken,
+        CloudTasksQueueHttpTargetUriOverride,
+        CloudTasksQueueHttpTargetUriOverridePathOverride,
+        CloudTasksQueueRateLimits,
+        CloudTasksQueueRetryConfig,
+        CloudTasksQueueStackdriverLoggingConfig,
+    )
+    from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_binding import (
+        CloudTasksQueueIamBinding,
+    )
+    from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import CloudTasksQueueIamMember
+    from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_policy import CloudTasksQueueIamPolicy
+    from cdktf_cdktf_provider_google.data_google_compute_default_service_account import (
+        DataGoogleComputeDefaultServiceAccount,
+    )
+    from cdktf_cdktf_provider_google.data_google_iam_policy import (
+        DataGoogleIamPolicy,
+        DataGoogleIamPolicyBinding,
+    )
+    from cdktf_cdktf_provider_google.project_iam_binding import ProjectIamBinding
+    from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
+    from cdktf_cdktf_provider_google.project_iam_policy import ProjectIamPolicy
+    from cdktf_cdktf_provider_google.project_service import ProjectService
+    from cdktf_cdktf_provider_google.provider import GoogleProvider
+    from cdktf_cdktf_provider_google.pubsub_topic import PubsubTopic
+    from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import (
+        SecretManagerSecretIamMember,
+    )
+    from cdktf_cdktf_provider_google.service_account import ServiceAccount
+    from cdktf_cdktf_provider_google.service_account_iam_binding import (
+        ServiceAccountIamBinding,
+    )
+    from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
+    from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
+    from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
+    from cdktf_cdktf_provider_random.id import Id as RandomId
+    from cdktf_cdktf_provider_random.provider import RandomProvider
+else:
+    cdk: ModuleType = importlib.import_module(FRAMEWORK.core)
+
+
+def _exports(framework: Framework) -> dict[str, tuple[str, str]]:
+    """Exported name -> (module of ``framework``, attribute), read from the block above."""
+    packages = {FRAMEWORKS[DEFAULT].core: framework.core,
+                FRAMEWORKS[DEFAULT].google: framework.google,
+                FRAMEWORKS[DEFAULT].random: framework.random}
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    block = next(node for node in tree.body if isinstance(node, ast.If)
+                 and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+    exports: dict[str, tuple[str, str]] = {}
+    for node in block.body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            root, _, rest = node.module.partition(".")
+            module = packages[root] + (f".{rest}" if rest else "")
+            for alias in node.names:
+                exports[alias.asname or alias.name] = (module, alias.name)
+    return exports
+
+
+_EXPORTS = _exports(FRAMEWORK)
+__all__ = ["FRAMEWORK", "FRAMEWORKS", "Framework", "FrameworkNotInstalled", "NAME", "cdk",
+           "choose", "provider_module", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    """Serve an exported name from the chosen framework, importing its module on first use."""
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(target[0]), target[1])
+    globals()[name] = value
+    return value
+
+
+def provider_module(submodule: str, *, provider: str = "google") -> ModuleType:
+    """A provider submodule of the chosen framework (``provider_module("storage_bucket")``),
+    for code that needs a class not listed above."""
+    package = {"google": FRAMEWORK.google, "random": FRAMEWORK.random}[provider]
+    return importlib.import_module(f"{package}.{submodule}")
