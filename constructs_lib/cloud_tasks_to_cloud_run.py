@@ -11,9 +11,9 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._framework import Fn
 from constructs import Construct
 
+from ._framework import Fn
 from . import defaults
 from .buckets import check_store_arguments
 from .dead_letter_store import DeadLetterStore

@@ -6,6 +6,19 @@ whole default posture of the pattern on one page (and the README table is built 
 
 from __future__ import annotations
 
+# --- fields google provider 8.x added (cdktn, google 8.7.0; absent on cdktf's 6.50.0) --
+# Written on cdktn with what 6.50.0 does, so both frameworks declare the same infrastructure
+# (docs/cdktn.md lists every difference). Sources: resource_cloud_run_v2_service.go and
+# resource_cloud_tasks_queue.go in hashicorp/terraform-provider-google, and the field docs
+# of cdktn-provider-google 21.1.0.
+# A destroy deletes the resource, as on 6.50 (deletion_protection still guards services and
+# jobs), whatever the provider-level deletion_policy says (8.x: PREVENT fails the destroy,
+# ABANDON only forgets the resource).
+DELETION_POLICY = "DELETE"
+QUEUE_DESIRED_STATE = "RUNNING"  # the provider's default: the queue dispatches
+DEFAULT_URI_DISABLED = False  # Cloud Tasks targets the service's run.app URL
+IAP_ENABLED = False  # callers are authorized by roles/run.invoker, not IAP
+
 # --- location -------------------------------------------------------------------------
 LOCATION = "us-central1"
 

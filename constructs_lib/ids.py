@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import hashlib
 
-from ._framework import DefaultTokenResolver, StringConcat, TerraformStack, Tokenization
 from constructs import Construct
 
+from ._framework import DefaultTokenResolver, StringConcat, TerraformStack, Tokenization
 from .validation import is_token
 
 HASH_CHARS = 8  # 32 bits: a collision among the members of one resource is not a concern

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._framework import ITerraformDependable, ServiceAccount, ServiceAccountIamMember
 from constructs import Construct
 
-from . import limits
+from ._framework import (
+    ITerraformDependable,
+    ServiceAccount,
+    ServiceAccountIamMember,
+    newer_provider_fields,
+)
+from . import defaults, limits
 from .policy import PolicyCheck
 from .service_account import ACT_AS_ROLE, ActAsGrants, ImportedServiceAccount
 from .validation import (
@@ -66,6 +71,7 @@ class InvokerServiceAccount(ActAsGrants, Construct):
             description=description,
             project=project,
             depends_on=list(depends_on) or None,
+            **newer_provider_fields(deletion_policy=defaults.DELETION_POLICY),
         )
         self._act_as: dict[str, ServiceAccountIamMember] = {}
         PolicyCheck.apply_to(self)  # every stack using the library is checked at synth

@@ -27,9 +27,9 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import jsii
-from ._framework import TerraformResource, TerraformStack
 from constructs import Construct, IValidation
 
+from ._framework import TerraformResource, TerraformStack
 from .validation import PUBLIC_MEMBERS, ConfigurationError, check_non_empty
 
 RUN_INVOKER_ROLE = "roles/run.invoker"

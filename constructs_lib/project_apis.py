@@ -7,9 +7,10 @@ project at the stack's root, so its addresses do not depend on which pattern cam
 
 from __future__ import annotations
 
-from ._framework import ProjectService, TerraformStack
 from constructs import Construct
 
+from ._framework import ProjectService, TerraformStack, newer_provider_fields
+from . import defaults
 from .ids import identity, short_hash
 from .validation import PROJECT_ID, PROJECT_ID_TEXT, check_string, is_token
 
@@ -42,6 +43,7 @@ class ProjectApis(Construct):
             self._services[service] = ProjectService(
                 self, service.split(".")[0], project=self.project, service=service,
                 disable_on_destroy=False,
+                **newer_provider_fields(deletion_policy=defaults.DELETION_POLICY),
             )
         return self._services[service]
 

@@ -7,8 +7,9 @@ is blocked for a while after deletion (a Cloud Tasks queue's, up to 7 days).
 
 from __future__ import annotations
 
-from ._framework import RandomId, RandomProvider, TerraformStack
 from constructs import Construct
+
+from ._framework import RandomId, RandomProvider, TerraformStack
 
 __all__ = ["RandomId", "ensure_random_provider"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ._framework import SecretManagerSecretIamMember
 from constructs import Construct
 
+from ._framework import SecretManagerSecretIamMember
 from . import defaults
 from .ids import stable_id
 from .options import SecretEnv

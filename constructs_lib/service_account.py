@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Protocol, runtime_checkable
 
-from ._framework import ServiceAccountIamMember
 from constructs import Construct
 
+from ._framework import ServiceAccountIamMember
 from .ids import member_identity, stable_id
 from .validation import ConfigurationError, check_member, is_token
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from constructs import Construct
+
 from ._framework import (
     CloudTasksQueue,
     CloudTasksQueueHttpTarget,
@@ -17,9 +19,8 @@ from ._framework import (
     CloudTasksQueueRetryConfig,
     CloudTasksQueueStackdriverLoggingConfig,
     ITerraformDependable,
+    newer_provider_fields,
 )
-from constructs import Construct
-
 from . import defaults
 from .ids import member_identity, stable_id
 from .options import QueueOptions
@@ -107,6 +108,8 @@ class TaskQueue(Construct):
             name=self.name_suffix.hex if self.name_suffix else name,
             location=location,
             project=project,
+            **newer_provider_fields(deletion_policy=defaults.DELETION_POLICY,
+                                    desired_state=defaults.QUEUE_DESIRED_STATE),
             rate_limits=CloudTasksQueueRateLimits(
                 max_dispatches_per_second=max_dispatches_per_second,
                 max_concurrent_dispatches=max_concurrent_dispatches,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from constructs import Construct
+
 from ._framework import (
     CloudRunV2Job,
     CloudRunV2JobIamMember,
@@ -16,9 +18,8 @@ from ._framework import (
     CloudRunV2JobTemplateTemplateContainersResources,
     ITerraformDependable,
     ServiceAccount,
+    newer_provider_fields,
 )
-from constructs import Construct
-
 from . import defaults
 from .ids import fitted_id, member_identity, stable_id
 from .options import JobOptions
@@ -82,7 +83,8 @@ class WorkerJob(Construct):
                 self, "runtime-account",
                 account_id=runtime_account_id or job_runtime_account_id_for(name),
                 display_name=f"Cloud Run job runtime for {name}", project=project,
-                depends_on=list(depends_on) or None)
+                depends_on=list(depends_on) or None,
+                **newer_provider_fields(deletion_policy=defaults.DELETION_POLICY))
             email, member = self.runtime_account.email, self.runtime_account.member
         else:
             email, member = service_account.email, service_account.member
@@ -95,6 +97,7 @@ class WorkerJob(Construct):
             location=location,
             project=project,
             deletion_protection=options.deletion_protection,
+            **newer_provider_fields(deletion_policy=defaults.DELETION_POLICY),
             labels=dict(options.labels) or None,
             depends_on=[*depends_on, *self.secret_access] or None,
             template=CloudRunV2JobTemplate(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from constructs import Construct
+
 from ._framework import (
     CloudRunV2Service,
     CloudRunV2ServiceIamMember,
@@ -20,9 +22,8 @@ from ._framework import (
     ITerraformDependable,
     ServiceAccount,
     TerraformResourceLifecycle,
+    newer_provider_fields,
 )
-from constructs import Construct
-
 from . import defaults
 from .ids import fitted_id, member_identity, stable_id
 from .options import ServiceOptions, StartupProbe, check_audiences
@@ -104,6 +105,7 @@ class WorkerService(Construct):
                 display_name=f"Cloud Run runtime for {name}",
                 project=project,
                 depends_on=list(depends_on) or None,
+                **newer_provider_fields(deletion_policy=defaults.DELETION_POLICY),
             )
             email, member = self.runtime_account.email, self.runtime_account.member
         else:
@@ -119,6 +121,9 @@ class WorkerService(Construct):
             project=project,
             ingress=options.ingress,
             deletion_protection=options.deletion_protection,
+            **newer_provider_fields(deletion_policy=defaults.DELETION_POLICY,
+                                    default_uri_disabled=defaults.DEFAULT_URI_DISABLED,
+                                    iap_enabled=defaults.IAP_ENABLED),
             labels=dict(options.labels) or None,
             custom_audiences=audiences or None,
             # The revision reads its secrets at start: their grants come first.
