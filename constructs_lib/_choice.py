@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 ENV_VAR = "CONSTRUCTS_LIB_FRAMEWORK"
@@ -29,6 +30,7 @@ class Framework:
     # jsii-pacmak output, PEP 562); cdktf's imports all 1,473 of them (see _provider).
     provider_loads_lazily: bool
     google_provider: str  # the hashicorp/google version the provider package wraps
+    random_provider: str  # the hashicorp/random version
 
     @property
     def google_provider_major(self) -> int:
@@ -43,11 +45,11 @@ FRAMEWORKS: Mapping[str, Framework] = {
     "cdktf": Framework(name="cdktf", core="cdktf", google="cdktf_cdktf_provider_google",
                        random="cdktf_cdktf_provider_random", requirements="requirements.txt",
                        cli="npx cdktf", provider_loads_lazily=False,
-                       google_provider="6.50.0"),
+                       google_provider="6.50.0", random_provider="3.7.2"),
     "cdktn": Framework(name="cdktn", core="cdktn", google="cdktn_provider_google",
                        random="cdktn_provider_random", requirements="requirements-cdktn.txt",
                        cli="tools/cdktn/node_modules/.bin/cdktn", provider_loads_lazily=True,
-                       google_provider="8.7.0"),
+                       google_provider="8.7.0", random_provider="3.9.1"),
 }
 
 
@@ -60,13 +62,17 @@ def _installed(name: str) -> bool:
 
 
 def choose(environ: Mapping[str, str] | None = None,
-           installed: Callable[[str], bool] = _installed) -> Framework:
-    """The framework to use: the asked one, else the one installed (cdktf if both are)."""
+           installed: Callable[[str], bool] = _installed,
+           imported: Collection[str] | None = None) -> Framework:
+    """The framework to use: the asked one (``CONSTRUCTS_LIB_FRAMEWORK``); else the one
+    installed; with both installed, the one the application imported already (an app that
+    ran ``import cdktn`` first gets cdktn), else cdktf, the default."""
     environ = os.environ if environ is None else environ
+    imported = sys.modules if imported is None else imported
     asked = environ.get(ENV_VAR, "").strip()
     if asked:
         if asked not in FRAMEWORKS:
-            raise FrameworkNotInstalled(
+            raise ValueError(
                 f"{ENV_VAR} must be one of {', '.join(FRAMEWORKS)} (or unset), "
                 f"but {asked!r} was given")
         framework = FRAMEWORKS[asked]
@@ -82,5 +88,7 @@ def choose(environ: Mapping[str, str] | None = None,
         raise FrameworkNotInstalled(
             "neither cdktf nor cdktn is installed with its google and random providers: "
             + " or ".join(f"pip install -r {f.requirements}" for f in FRAMEWORKS.values()))
-    names = [f.name for f in complete]
-    return FRAMEWORKS[DEFAULT] if DEFAULT in names else complete[0]
+    if len(complete) == 1:
+        return complete[0]
+    in_use = [f for f in complete if f.core in imported]
+    return in_use[0] if len(in_use) == 1 else FRAMEWORKS[DEFAULT]

@@ -7,9 +7,10 @@ The library, the stacks and the tests run on either framework with one source tr
 * ``cdktn`` (CDK Terrain, the maintained fork): ``cdktn`` 0.24.0, ``cdktn-provider-google``
   21.1.0 (google 8.7.0), ``cdktn-provider-random`` 15.0.1 (random 3.9.1).
 
-The framework is the one whose three packages are installed; with both installed, cdktf,
-unless ``CONSTRUCTS_LIB_FRAMEWORK=cdktf|cdktn`` says otherwise. Neither installed, or the
-asked one missing: :class:`FrameworkNotInstalled` says what to install.
+The framework is ``CONSTRUCTS_LIB_FRAMEWORK`` (``cdktf`` or ``cdktn``) when set, else the one
+whose three packages are installed; with both installed, the one the application imported
+already, else cdktf (``_choice.choose``). Neither installed, or the asked one missing:
+:class:`FrameworkNotInstalled` says what to install.
 
 Everything else imports framework names from here (``from constructs_lib._framework import
 TerraformStack, CloudRunV2Service``), never from ``cdktf``/``cdktn`` directly. The

@@ -5,6 +5,7 @@ The constructs enforce these at construction time; ``docs/limits.md`` is generat
 :data:`LIMITS` (``python -m constructs_lib limits > docs/limits.md``, checked by a test
 that also asserts every field a stack can carry is listed). Sources: the provider at tag
 v6.50.0 (``google/services/<dir>/<file>.go:<line>``), the googleapis protos, Google's docs.
+Rows with ``google_8_only`` are fields google 8.x added, written on cdktn only.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Limit:
     field: str
     rule: str
     source: str
+    # A field google provider 8.x added (cdktn's 8.7.0; 6.50.0 has no such field): written
+    # on cdktn only, with 6.50's behaviour (docs/cdktn.md).
+    google_8_only: bool = False
 
 
 _RUN = "google_cloud_run_v2_service"
@@ -70,6 +74,13 @@ _DEPENDS = ("bare resource addresses",
             "developer.hashicorp.com/terraform/language/meta-arguments/depends_on")
 _METRICS = "cloud.google.com/monitoring/api/metrics_gcp#gcp-cloudtasks"
 _FILTERS = "cloud.google.com/monitoring/api/v3/filters"
+# Fields only google 8.x has: read at the provider's main branch after v7.45.0 (v8 tags not
+# in the mirror) and in cdktn-provider-google 21.1.0's field docs (google 8.7.0).
+_V8 = "terraform-provider-google main (after v7.45.0) google/services/"
+_V8_DOCS = "cdktn-provider-google 21.1.0 (google 8.7.0) field docs"
+_DELETION_POLICY = ("cdktn only: always DELETE, what 6.50 does on destroy (8.x: PREVENT fails "
+                    "a destroy, ABANDON only drops the resource from state; unset, the "
+                    "provider-level deletion_policy applies)")
 _RUN_GO = PROVIDER + "cloudrunv2/resource_cloud_run_v2_service.go"
 _TASKS_GO = PROVIDER + "cloudtasks/resource_cloud_tasks_queue.go"
 _JOB_GO = PROVIDER + "cloudrunv2/resource_cloud_run_v2_job.go"
@@ -98,6 +109,15 @@ LIMITS: tuple[Limit, ...] = (
           "or _ALL (the provider refuses INGRESS_TRAFFIC_NONE)", f"{_RUN_GO}:898-904"),
     Limit(_RUN, "deletion_protection", "always written (provider default true blocks "
           "destroy)", f"{_RUN_GO}:1228-1238"),
+    Limit(_RUN, "deletion_policy", _DELETION_POLICY,
+          f"{_V8}cloudrunv2/resource_cloud_run_v2_service.go (schema, Read, Delete); "
+          f"{_V8_DOCS}", google_8_only=True),
+    Limit(_RUN, "default_uri_disabled", "cdktn only: always false (Cloud Tasks calls the "
+          "service's run.app URL)", f"{_V8}cloudrunv2/resource_cloud_run_v2_service.go "
+          f"(Optional bool); {_V8_DOCS}", google_8_only=True),
+    Limit(_RUN, "iap_enabled", "cdktn only: always false (callers are authorized by "
+          "roles/run.invoker on the service, not IAP)", f"{_V8}cloudrunv2/"
+          f"resource_cloud_run_v2_service.go (Optional bool); {_V8_DOCS}", google_8_only=True),
     Limit(_RUN, "labels", f"at most {MAX_LABELS} (the API's 64 minus the "
           "goog-terraform-provisioned label provider 6.50.0 adds); keys 1-63 and values 0-63 "
           "lowercase letters (international too), digits, _ or -; keys start with a letter",
@@ -184,6 +204,7 @@ LIMITS: tuple[Limit, ...] = (
     Limit(_JOB, "project", _PROJECT, _PROJECT_SOURCE),
     Limit(_JOB, "deletion_protection", "always written (provider default true blocks "
           "destroy)", f"{_JOB_GO}:909-918"),
+    Limit(_JOB, "deletion_policy", _DELETION_POLICY, _V8_DOCS, google_8_only=True),
     Limit(_JOB, "labels", f"as the service's: at most {MAX_LABELS}, Google's label rules",
           f"{_JOB_GO}:671"),
     Limit(_JOB, "depends_on", "bare resource addresses",
@@ -242,6 +263,12 @@ LIMITS: tuple[Limit, ...] = (
     Limit(_QUEUE, "location", f"{_LOCATION}; the service's location in the pattern",
           f"{_TASKS_GO}:68-73"),
     Limit(_QUEUE, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_QUEUE, "deletion_policy", _DELETION_POLICY,
+          f"{_V8}cloudtasks/resource_cloud_tasks_queue.go (Read default); {_V8_DOCS}",
+          google_8_only=True),
+    Limit(_QUEUE, "desired_state", "cdktn only: always RUNNING, the provider's default (the "
+          "queue dispatches)", f"{_V8}cloudtasks/resource_cloud_tasks_queue.go (Default "
+          f"RUNNING; PAUSED pauses after create); {_V8_DOCS}", google_8_only=True),
     Limit(_QUEUE, "depends_on", "bare resource addresses",
           "developer.hashicorp.com/terraform/language/meta-arguments/depends_on"),
     Limit(_QUEUE, "rate_limits.max_dispatches_per_second", "greater than 0 and at most 500 "
@@ -298,6 +325,7 @@ LIMITS: tuple[Limit, ...] = (
     Limit(_SA, "description", f"at most {DESCRIPTION_MAX_BYTES} UTF-8 bytes",
           f"google/iam/admin/v1/iam.proto; {_SA_GO}:87-92 (StringLenBetween(0, 256))"),
     Limit(_SA, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_SA, "deletion_policy", _DELETION_POLICY, _V8_DOCS, google_8_only=True),
     Limit(_SA, "depends_on", "bare resource addresses",
           "developer.hashicorp.com/terraform/language/meta-arguments/depends_on"),
     Limit(_SA_IAM, "service_account_id", "the account's full name, projects/P/"
@@ -313,6 +341,8 @@ LIMITS: tuple[Limit, ...] = (
     Limit(_API, "disable_on_destroy", "always false (provider default true would switch the "
           "API off for everything in the project on destroy)",
           f"{PROVIDER}resourcemanager/resource_google_project_service.go:132-136,256-260"),
+    Limit(_API, "deletion_policy", _DELETION_POLICY + "; disable_on_destroy false still "
+          "leaves the API on", _V8_DOCS, google_8_only=True),
     # --- stores: dead letters and task names ------------------------------------------
     Limit(_BUCKET, "name", "3 to 63 lowercase letters, digits, - or _ (up to 222 with dots, "
           "each part at most 63), a letter or digit first and last, no IP address, no 'goog' "
@@ -437,7 +467,9 @@ def markdown() -> str:
         "docs/limits.md`",
         "(a test fails when this page and the code disagree, or when a stack can carry a "
         "field not listed).",
-        "Provider: google 6.50.0 (the version cdktf-cdktf-provider-google 16.12.1 pins).",
+        "Provider: google 6.50.0 (the version cdktf-cdktf-provider-google 16.12.1 pins); rows "
+        "marked *cdktn only* are fields google 8.7.0 (cdktn-provider-google 21.1.0) added, "
+        "written on cdktn only ([cdktn.md](cdktn.md)).",
     ]
     resource = None
     for limit in LIMITS:
@@ -445,6 +477,7 @@ def markdown() -> str:
             resource = limit.resource
             lines += ["", f"## `{resource}`", "", "| field | allowed | source |",
                       "|---|---|---|"]
-        lines.append(f"| `{limit.field}` | {limit.rule} | {limit.source} |")
+        rule = limit.rule.replace("cdktn only: ", "*cdktn only*: ", 1)
+        lines.append(f"| `{limit.field}` | {rule} | {limit.source} |")
     return "\n".join(lines) + "\n"
 

@@ -7,14 +7,24 @@ import re
 import tomllib
 from pathlib import Path
 
-from constructs_lib._framework import cdk
 import pytest
 
+from constructs_lib._framework import FRAMEWORK, cdk
 from stacks import DeploySettings, TasksStack, parse_environments
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"<!-- readme-test -->\s*```python\n(.*?)```", re.DOTALL)
 EXAMPLES = BLOCK.findall(README.read_text(encoding="utf-8"))
+
+
+def migrated(source: str) -> str:
+    """``source`` as the migration guide (docs/cdktn.md, step 2) has a cdktn user write it:
+    the framework and provider packages renamed, nothing else."""
+    if FRAMEWORK.name == "cdktf":
+        return source
+    source = source.replace("cdktf_cdktf_provider_google", FRAMEWORK.google)
+    source = source.replace("cdktf_cdktf_provider_random", FRAMEWORK.random)
+    return re.sub(r"\bcdktf\b", FRAMEWORK.core, source)
 
 
 def test_readme_has_examples():
@@ -24,8 +34,10 @@ def test_readme_has_examples():
 @pytest.mark.parametrize("index", range(len(EXAMPLES)))
 def test_readme_example_runs(index, tmp_path):
     # The jsii kernel keeps the working directory it started in, so the only change made
-    # to an example is where its App writes.
-    source = EXAMPLES[index].replace("cdk.App()", f"cdk.App(outdir={str(tmp_path)!r})")
+    # to an example is where its App writes (and, on cdktn, the imports the migration
+    # guide changes: docs/cdktn.md).
+    source = migrated(EXAMPLES[index]).replace(
+        f"{FRAMEWORK.core}.App()", f"{FRAMEWORK.core}.App(outdir={str(tmp_path)!r})")
     code = compile(source, f"README.md example {index + 1}", "exec")
     exec(code, {"__name__": f"readme_example_{index}"})  # noqa: S102 - our own docs
     if "app.synth()" in EXAMPLES[index]:

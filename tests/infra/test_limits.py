@@ -17,6 +17,7 @@ from constructs_lib import (
     ServiceOptions,
     StartupProbe,
 )
+from constructs_lib._framework import FRAMEWORK
 from constructs_lib.limits import LIMITS, markdown
 from tests.infra.conftest import PROJECT
 from tests.infra.tfjson import synth
@@ -68,7 +69,9 @@ def everything_the_library_writes(stack) -> set[tuple[str, str]]:
 
 def test_every_written_field_has_a_rule_and_a_source(stack):
     written = everything_the_library_writes(stack)
-    listed = {(limit.resource, limit.field) for limit in LIMITS}
+    # fields only google 8.x has are written on cdktn only (docs/cdktn.md)
+    listed = {(limit.resource, limit.field) for limit in LIMITS
+              if FRAMEWORK.google_provider_major >= 8 or not limit.google_8_only}
     assert written - listed == set(), "fields written without a rule in limits.py"
     assert listed - written == set(), "rules for fields the library never writes"
     assert all(limit.rule and limit.source for limit in LIMITS)
