@@ -114,7 +114,20 @@ if TYPE_CHECKING:
         DataGoogleIamPolicy,
         DataGoogleIamPolicyBinding,
     )
+    from cdktf_cdktf_provider_google.logging_metric import (
+        LoggingMetric,
+        LoggingMetricMetricDescriptor,
+    )
+    from cdktf_cdktf_provider_google.monitoring_alert_policy import (
+        MonitoringAlertPolicy,
+        MonitoringAlertPolicyConditions,
+        MonitoringAlertPolicyConditionsConditionThreshold,
+        MonitoringAlertPolicyConditionsConditionThresholdAggregations,
+        MonitoringAlertPolicyConditionsConditionThresholdTrigger,
+        MonitoringAlertPolicyDocumentation,
+    )
     from cdktf_cdktf_provider_google.project_iam_binding import ProjectIamBinding
+    from cdktf_cdktf_provider_google.project_iam_custom_role import ProjectIamCustomRole
     from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
     from cdktf_cdktf_provider_google.project_iam_policy import ProjectIamPolicy
     from cdktf_cdktf_provider_google.project_service import ProjectService
@@ -128,7 +141,14 @@ if TYPE_CHECKING:
         ServiceAccountIamBinding,
     )
     from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
-    from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
+    from cdktf_cdktf_provider_google.storage_bucket import (
+        StorageBucket,
+        StorageBucketLifecycleRule,
+        StorageBucketLifecycleRuleAction,
+        StorageBucketLifecycleRuleCondition,
+        StorageBucketSoftDeletePolicy,
+        StorageBucketVersioning,
+    )
     from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
     from cdktf_cdktf_provider_random.id import Id as RandomId
     from cdktf_cdktf_provider_random.provider import RandomProvider

@@ -22,18 +22,20 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cdktf import Fn, ITerraformDependable
-from cdktf_cdktf_provider_google.storage_bucket import (
+from constructs import Construct
+
+from ._framework import (
+    Fn,
+    ITerraformDependable,
     StorageBucket,
+    StorageBucketIamMember,
     StorageBucketLifecycleRule,
     StorageBucketLifecycleRuleAction,
     StorageBucketLifecycleRuleCondition,
     StorageBucketSoftDeletePolicy,
     StorageBucketVersioning,
+    newer_provider_fields,
 )
-from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
-from constructs import Construct
-
 from . import defaults
 from .ids import identity, member_identity, short_hash, stable_id
 from .validation import (
@@ -107,6 +109,7 @@ def private_bucket(scope: Construct, id_: str, *, name: str, location: str,
         public_access_prevention=PUBLIC_ACCESS_PREVENTION,
         versioning=StorageBucketVersioning(enabled=False),
         force_destroy=force_destroy,
+        **newer_provider_fields(deletion_policy=defaults.DELETION_POLICY),
         soft_delete_policy=StorageBucketSoftDeletePolicy(
             retention_duration_seconds=soft_delete_days * DAY_SECONDS),
         lifecycle_rule=[StorageBucketLifecycleRule(

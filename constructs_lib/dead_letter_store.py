@@ -15,11 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cdktf import ITerraformDependable
-from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
-from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from constructs import Construct
 
+from ._framework import (
+    ITerraformDependable,
+    StorageBucket,
+    StorageBucketIamMember,
+    newer_provider_fields,
+)
 from . import defaults
 from .buckets import BucketGrants, check_store_arguments, private_bucket
 from .ids import identity, short_hash
@@ -27,7 +30,7 @@ from .options import DeadLetterOptions
 from .policy import PolicyCheck
 
 if TYPE_CHECKING:
-    from cdktf_cdktf_provider_google.project_iam_custom_role import ProjectIamCustomRole
+    from ._framework import ProjectIamCustomRole
 
 
 class DeadLetterStore(BucketGrants, Construct):
@@ -88,9 +91,7 @@ class DeadLetterStore(BucketGrants, Construct):
     def _replay_role(self) -> ProjectIamCustomRole:
         if self.replay_role is None:
             # imported on first use: a stack without replay grants never loads it
-            from cdktf_cdktf_provider_google.project_iam_custom_role import (
-                ProjectIamCustomRole,
-            )
+            from ._framework import ProjectIamCustomRole
 
             tag = short_hash(f"{identity(self, self.project)}/{identity(self, self.name)}")
             self.replay_role = ProjectIamCustomRole(
@@ -98,5 +99,6 @@ class DeadLetterStore(BucketGrants, Construct):
                 role_id=f"{defaults.REPLAY_ROLE_PREFIX}{tag}",
                 title="Dead-letter replay",
                 description=f"Read dead letters in {self.name} and mark them replayed",
-                permissions=list(defaults.REPLAY_PERMISSIONS), stage="GA")
+                permissions=list(defaults.REPLAY_PERMISSIONS), stage="GA",
+                **newer_provider_fields(deletion_policy=defaults.DELETION_POLICY))
         return self.replay_role

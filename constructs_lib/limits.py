@@ -352,6 +352,7 @@ LIMITS: tuple[Limit, ...] = (
     Limit(_BUCKET, "location", "the pattern's region, written upper-case (the provider's "
           "StateFunc stores it so); ForceNew", f"{_BUCKET_GO}:143-151"),
     Limit(_BUCKET, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_BUCKET, "deletion_policy", _DELETION_POLICY, _V8_DOCS, google_8_only=True),
     Limit(_BUCKET, "depends_on", *_DEPENDS),
     Limit(_BUCKET, "storage_class", "STANDARD (the provider's default, written)",
           f"{_BUCKET_GO}:179-184"),
@@ -400,6 +401,7 @@ LIMITS: tuple[Limit, ...] = (
           "cloud.google.com/storage/docs/access-control/iam-permissions"),
     Limit(_ROLE, "stage", "GA (the provider's default, written)", f"{_ROLE_GO}:74-81"),
     Limit(_ROLE, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_ROLE, "deletion_policy", _DELETION_POLICY, _V8_DOCS, google_8_only=True),
     # --- alerts (opt-in) ---------------------------------------------------------------
     Limit(_LOG_METRIC, "name", "dead-letters/<service> (at most 100 characters of A-Z a-z "
           "0-9 _-.,+!*',()%/, not starting with /)", f"{_LOG_GO}:65-73"),
@@ -415,6 +417,7 @@ LIMITS: tuple[Limit, ...] = (
     Limit(_LOG_METRIC, "metric_descriptor.unit", "'1' (the provider's default, written)",
           f"{_LOG_GO}:228-235"),
     Limit(_LOG_METRIC, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_LOG_METRIC, "deletion_policy", _DELETION_POLICY, _V8_DOCS, google_8_only=True),
     Limit(_LOG_METRIC, "depends_on", *_DEPENDS),
     Limit(_ALERT, "display_name", "<service>: <what>", f"{_ALERT_GO}"),
     Limit(_ALERT, "combiner", "OR (one condition per policy)", f"{_ALERT_GO}:65-70"),
@@ -449,6 +452,7 @@ LIMITS: tuple[Limit, ...] = (
     Limit(_ALERT, "conditions.condition_threshold.aggregations.group_by_fields",
           "resource.label.queue_id", f"{_ALERT_GO}"),
     Limit(_ALERT, "project", _PROJECT, _PROJECT_SOURCE),
+    Limit(_ALERT, "deletion_policy", _DELETION_POLICY, _V8_DOCS, google_8_only=True),
     Limit(_ALERT, "depends_on", *_DEPENDS),
     # --- random suffix -----------------------------------------------------------------
     Limit(_RANDOM, "byte_length", "3 (6 hex characters)",

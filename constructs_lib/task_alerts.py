@@ -24,9 +24,9 @@ from collections.abc import Sequence
 
 from typing import Any
 
-from cdktf import ITerraformDependable
 from constructs import Construct
 
+from ._framework import ITerraformDependable, newer_provider_fields
 from . import defaults
 from .options import AlertOptions
 from .policy import PolicyCheck
@@ -83,11 +83,8 @@ class TaskAlerts(Construct):
         if not isinstance(options, AlertOptions) or not options.enabled:
             raise ConfigurationError("options", "an AlertOptions with enabled=True", options)
         # Imported here: a stack without alerts never loads these provider submodules.
-        from cdktf_cdktf_provider_google.logging_metric import (
-            LoggingMetric,
-            LoggingMetricMetricDescriptor,
-        )
-        from cdktf_cdktf_provider_google.monitoring_alert_policy import (
+        from ._framework import LoggingMetric, LoggingMetricMetricDescriptor
+        from ._framework import (
             MonitoringAlertPolicyConditionsConditionThresholdAggregations as Aggregations,
         )
 
@@ -97,6 +94,7 @@ class TaskAlerts(Construct):
         self.dead_letter_metric = LoggingMetric(
             self, "dead-letters", project=project,
             name=f"{defaults.DEAD_LETTER_METRIC_PREFIX}{service_name}",
+            **newer_provider_fields(deletion_policy=defaults.DELETION_POLICY),
             description=f"Dead letters of the Cloud Run service {service_name}",
             filter=dead_letter_filter(service_name),
             metric_descriptor=LoggingMetricMetricDescriptor(
@@ -150,7 +148,7 @@ class TaskAlerts(Construct):
     def _policy(self, id_: str, project: str, title: str, filter_: str, *, threshold: float,
                 duration: int, aggregations: Any, text: str, deps: Any) -> Any:
         """One ``google_monitoring_alert_policy`` with one threshold condition."""
-        from cdktf_cdktf_provider_google.monitoring_alert_policy import (
+        from ._framework import (
             MonitoringAlertPolicy,
             MonitoringAlertPolicyConditions,
             MonitoringAlertPolicyConditionsConditionThreshold,
@@ -161,6 +159,7 @@ class TaskAlerts(Construct):
         options = self.options
         return MonitoringAlertPolicy(
             self, id_, project=project, display_name=title, combiner="OR", enabled=True,
+            **newer_provider_fields(deletion_policy=defaults.DELETION_POLICY),
             severity=options.severity,
             notification_channels=list(options.notification_channels),
             documentation=MonitoringAlertPolicyDocumentation(content=text,

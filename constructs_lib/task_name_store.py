@@ -29,11 +29,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from cdktf import ITerraformDependable
-from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
-from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from constructs import Construct
 
+from ._framework import ITerraformDependable, StorageBucket, StorageBucketIamMember
 from . import defaults
 from .buckets import DAY_SECONDS, BucketGrants, check_store_arguments, private_bucket
 from .options import QueueOptions, TaskNameStoreOptions

@@ -265,7 +265,7 @@ def test_grants_refuse_public_members(stack):
 
 
 def test_the_policy_check_refuses_a_public_grant_on_a_store(stack):
-    from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
+    from constructs_lib._framework import StorageBucketIamMember
 
     store = DeadLetterStore(stack, "dl", project=PROJECT, service_name="orders")
     StorageBucketIamMember(stack, "oops", bucket=store.bucket_name,

@@ -42,6 +42,7 @@ EXPECTED: dict[str, tuple[Any, Any]] = {
     f"{QUEUE}.desired_state": (ABSENT, "RUNNING"),
     "resource.google_service_account.*.deletion_policy": (ABSENT, "DELETE"),
     "resource.google_project_service.*.deletion_policy": (ABSENT, "DELETE"),
+    "resource.google_storage_bucket.*.deletion_policy": (ABSENT, "DELETE"),
 }
 
 
