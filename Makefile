@@ -74,8 +74,8 @@ terraform:
 demo: setup
 	$(PY) -m app.demo --synth
 
-## bench: synth, worker and enqueuer benchmarks (figures printed side by side)
-bench: setup
+## bench: synth (cdktf and cdktn), worker and enqueuer benchmarks (figures side by side)
+bench: setup setup-cdktn
 	$(PY) bench/synth.py
 	$(PY) bench/worker.py
 	$(PY) bench/enqueue.py

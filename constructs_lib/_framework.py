@@ -175,8 +175,8 @@ def _exports(framework: Framework) -> dict[str, tuple[str, str]]:
 
 
 _EXPORTS = _exports(FRAMEWORK)
-__all__ = ["DEFAULT", "ENV_VAR", "FRAMEWORK", "FRAMEWORKS", "Framework", "FrameworkNotInstalled", "NAME", "cdk",
-           "choose", "newer_provider_fields", "provider_module", *sorted(_EXPORTS)]
+__all__ = ["DEFAULT", "ENV_VAR", "FRAMEWORK", "FRAMEWORKS", "Framework", "FrameworkNotInstalled",
+           "NAME", "cdk", "choose", "newer_provider_fields", "provider_module", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str) -> Any:

@@ -18,10 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from constructs_lib._framework import cdk
-
 import constructs_lib  # noqa: F401 - lazy provider loading first
-from constructs_lib._framework import GoogleProvider
+from constructs_lib._framework import GoogleProvider, cdk
 from constructs_lib import (
     CloudTasksToCloudRun,
     ConfigurationError,

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from constructs_lib._framework import cdk
-
 import constructs_lib  # noqa: F401 - lazy provider loading first
 from constructs_lib._framework import (
     CloudRunV2ServiceIamMember,
@@ -28,6 +26,7 @@ from constructs_lib._framework import (
     ProjectIamBinding,
     ProjectIamMember,
     ProjectIamPolicy,
+    cdk,
 )
 from constructs_lib import CloudTasksToCloudRun, WorkerService
 

@@ -4,7 +4,10 @@
   Python imports; a 1 MB young generation trims ~30 MB of peak RSS.
 * ``--require stacks/node/code_cache.js``: a V8 code cache for the packages jsii loads, so a
   synth does not parse the provider's ~200 MB of JavaScript again (about -0.5 s per synth;
-  ~150 MB on disk under the cache directory).
+  ~150 MB on disk under the cache directory). Used on Node 22 (cdktn) too: node's built-in
+  compile cache (``NODE_COMPILE_CACHE``) is keyed by path and jsii extracts to a new
+  /tmp/jsii-kernel-* directory in every process, so it never hits there and grows by ~215 MB
+  per synth (measured: docs/cdktn.md, ``bench/synth.py``).
 
 Environment: ``CDKTF_NODE_CODE_CACHE=0`` turns the code cache off;
 ``CDKTF_NODE_CODE_CACHE_DIR`` moves it (default ``$XDG_CACHE_HOME`` or ``~/.cache``, then

@@ -17,9 +17,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from constructs_lib._framework import cdk
 import pytest
 
+from constructs_lib._framework import cdk
 from constructs_lib import CloudTasksToCloudRun
 from constructs_lib.migrate import main, plan_moves
 from stacks import DeploySettings, TasksStack, load_environments

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from constructs_lib._framework import cdk
 import pytest
 
 from constructs_lib._framework import (
@@ -15,6 +14,7 @@ from constructs_lib._framework import (
     ProjectIamMember,
     StorageBucket,
     StorageBucketIamMember,
+    cdk,
 )
 from constructs_lib import CloudTasksToCloudRun, PolicyCheck
 from tests.infra.conftest import PROJECT

@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs_lib._framework import cdk
 import pytest
 
+from constructs_lib._framework import cdk
 from constructs_lib import (
     AlertOptions,
     CloudTasksToCloudRun,

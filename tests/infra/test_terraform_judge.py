@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from constructs_lib._framework import cdk
 import pytest
 
+from constructs_lib._framework import cdk
 from constructs_lib import (
     AlertOptions,
     CloudTasksToCloudRun,

@@ -1,8 +1,8 @@
 """The library's local token check agrees with cdktf's own Token.is_unresolved."""
 
-from constructs_lib._framework import cdk
 import pytest
 
+from constructs_lib._framework import cdk
 from constructs_lib.validation import is_token
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 
-from constructs_lib._framework import cdk
 import pytest
 
+from constructs_lib._framework import cdk
 from constructs_lib import ConfigurationError, QueueOptions, ServiceOptions
 from stacks import (
     JOB_OUTPUT_NAMES,

@@ -87,7 +87,8 @@ def differences(a: Any, b: Any, path: tuple[str, ...] = ()) -> dict[str, set[tup
 
 def test_every_shipped_environment_has_both_snapshots():
     for framework, folder in SNAPSHOTS.items():
-        names = sorted(p.name.split("[", 1)[1].removesuffix("].json") for p in folder.glob("*.json"))
+        names = sorted(p.name.split("[", 1)[1].removesuffix("].json")
+                       for p in folder.glob("*.json"))
         assert names == ENVIRONMENTS, framework
 
 

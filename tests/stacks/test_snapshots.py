@@ -3,10 +3,10 @@
 
 import json
 
-from constructs_lib._framework import cdk
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from constructs_lib._framework import cdk
 from stacks import DeploySettings, TasksStack, load_environments
 
 ENVIRONMENTS = load_environments()

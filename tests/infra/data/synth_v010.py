@@ -3,9 +3,8 @@ migration test starts from. Run from a checkout of that commit:
     PYTHONPATH=. python <this script> <outdir>
 """
 import json, sys
-from constructs_lib._framework import cdk
+from constructs_lib._framework import GoogleProvider, cdk
 import constructs_lib
-from constructs_lib._framework import GoogleProvider
 from constructs_lib import CloudTasksToCloudRun
 from stacks import DeploySettings, TasksStack, load_environments
 
