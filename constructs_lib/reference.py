@@ -15,6 +15,9 @@ import re
 import textwrap
 from typing import Any
 
+from .cloud_tasks_to_cloud_run import CloudTasksToCloudRun
+from .cloud_tasks_to_cloud_run_job import CloudTasksToCloudRunJob
+from .invoker_service_account import InvokerServiceAccount
 from .options import (
     AlertOptions,
     DeadLetterOptions,
@@ -25,9 +28,14 @@ from .options import (
     StartupProbe,
     TaskNameStoreOptions,
 )
+from .task_queue import TaskQueue
+from .worker_service import WorkerService
 
 DOCUMENTED = (ServiceOptions, QueueOptions, SecretEnv, StartupProbe, JobOptions,
               DeadLetterOptions, TaskNameStoreOptions, AlertOptions)
+CONSTRUCTS = (WorkerService, TaskQueue, InvokerServiceAccount, CloudTasksToCloudRun,
+              CloudTasksToCloudRunJob)
+_PARAM = re.compile(r"^:param (\w+):(.*?)(?=^:param |\Z)", re.DOTALL | re.MULTILINE)
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -50,8 +58,8 @@ def field_docs(cls: type) -> dict[str, str]:
 def _default(field: dataclasses.Field[Any]) -> str:
     if field.default is not dataclasses.MISSING:
         return f"`{field.default!r}`"
-    if field.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        value = field.default_factory()  # type: ignore[misc]
+    if field.default_factory is not dataclasses.MISSING:
+        value = field.default_factory()
         return "none" if value in ({}, [], ()) else f"`{value!r}`"
     return "required"
 
@@ -66,6 +74,41 @@ def options_table(cls: type) -> str:
     return "\n".join(lines)
 
 
+def param_docs(cls: type) -> dict[str, tuple[str, str | None]]:
+    """Keyword -> (meaning, the ``Default:`` text or None), from ``:param`` lines of
+    ``cls.__init__``'s docstring."""
+    docs = {}
+    for name, text in _PARAM.findall(inspect.getdoc(vars(cls)["__init__"]) or ""):
+        text = " ".join(text.split()).replace("``", "`")
+        text = re.sub(r":class:`(\w+)`", r"`\1`", text)
+        meaning, _, default = text.partition("Default:")
+        docs[name] = (meaning.strip(), default.strip().rstrip(".") or None)
+    return docs
+
+
+def keywords_table(cls: type) -> str:
+    """``| keyword | default | meaning |`` for every keyword of ``cls(scope, id_, ...)``.
+
+    A literal default comes from the signature (the code that runs); a derived one (the
+    signature says None or empty) from the docstring's ``Default:``."""
+    docs = param_docs(cls)
+    lines = ["| keyword | default | meaning |", "|---|---|---|"]
+    for param in inspect.signature(vars(cls)["__init__"]).parameters.values():
+        if param.kind is not inspect.Parameter.KEYWORD_ONLY:
+            continue
+        meaning, documented = docs.get(param.name, ("", None))
+        if param.default is inspect.Parameter.empty:
+            default = "required"
+        elif param.default not in (None, ()):
+            default = f"`{param.default!r}`"
+        else:
+            default = documented or "none"
+        lines.append(f"| `{param.name}` | {default} | {meaning} |")
+    return "\n".join(lines)
+
+
 def readme_blocks() -> dict[str, str]:
-    """Marker name -> table, for every documented class."""
-    return {cls.__name__: options_table(cls) for cls in DOCUMENTED}
+    """Marker (``options:Name``, ``keywords:Name``) -> table, for every documented class."""
+    blocks = {f"options:{cls.__name__}": options_table(cls) for cls in DOCUMENTED}
+    blocks.update({f"keywords:{cls.__name__}": keywords_table(cls) for cls in CONSTRUCTS})
+    return blocks

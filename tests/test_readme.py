@@ -1,4 +1,4 @@
-"""The README's Python examples marked ``<!-- readme-test -->`` run as written."""
+"""The Python examples marked ``<!-- readme-test -->`` in the README and docs/ run as written."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ import pytest
 from constructs_lib._framework import FRAMEWORK, cdk
 from stacks import DeploySettings, TasksStack, parse_environments
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 BLOCK = re.compile(r"<!-- readme-test -->\s*```python\n(.*?)```", re.DOTALL)
-EXAMPLES = BLOCK.findall(README.read_text(encoding="utf-8"))
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
+EXAMPLES = [(f"{page.relative_to(ROOT)} example {number}", source)
+            for page in PAGES
+            for number, source in enumerate(BLOCK.findall(page.read_text(encoding="utf-8")), 1)]
 
 
 def migrated(source: str) -> str:
@@ -27,20 +31,22 @@ def migrated(source: str) -> str:
     return re.sub(r"\bcdktf\b", FRAMEWORK.core, source)
 
 
-def test_readme_has_examples():
-    assert len(EXAMPLES) >= 3
+def test_the_smallest_example_comes_first_and_synthesizes_one_pattern():
+    where, source = EXAMPLES[0]
+    assert where == "README.md example 1"
+    assert source.count("CloudTasksToCloudRun(") == 1 and "app.synth()" in source
 
 
-@pytest.mark.parametrize("index", range(len(EXAMPLES)))
-def test_readme_example_runs(index, tmp_path):
+@pytest.mark.parametrize(("where", "example"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
+def test_readme_example_runs(where, example, tmp_path):
     # The jsii kernel keeps the working directory it started in, so the only change made
     # to an example is where its App writes (and, on cdktn, the imports the migration
     # guide changes: docs/cdktn.md).
-    source = migrated(EXAMPLES[index]).replace(
+    source = migrated(example).replace(
         f"{FRAMEWORK.core}.App()", f"{FRAMEWORK.core}.App(outdir={str(tmp_path)!r})")
-    code = compile(source, f"README.md example {index + 1}", "exec")
-    exec(code, {"__name__": f"readme_example_{index}"})  # noqa: S102 - our own docs
-    if "app.synth()" in EXAMPLES[index]:
+    code = compile(source, where, "exec")
+    exec(code, {"__name__": "readme_example"})  # noqa: S102 - our own docs
+    if "app.synth()" in example:
         assert list(tmp_path.glob("stacks/*/cdk.tf.json"))
 
 
