@@ -1,7 +1,8 @@
 """Every default of the construct library, in one place.
 
 Constructs read their defaults from here and nowhere else, so a reviewer can see the
-whole default posture of the pattern on one page (and the README table is built from it).
+whole default posture of the pattern on one page (the README's option and keyword tables
+show these values: ``python -m constructs_lib options`` generates them from the code).
 """
 
 from __future__ import annotations
