@@ -211,8 +211,7 @@ def test_the_environment_keys_are_the_settings_fields_with_their_defaults():
 def test_the_deploy_variables_are_the_ones_read_with_their_defaults():
     rows = {names(r["variable"])[0]: r["default"] for r in table(README, "deploy-variables")}
     read = {value for name, value in vars(deploy_settings).items()
-            if name.endswith("_ENV") and isinstance(value, str)
-            and name != "ENVIRONMENTS_FILE_ENV"}
+            if name.endswith("_ENV") and isinstance(value, str)}
     assert set(rows) == read
     assert rows[deploy_settings.STATE_PREFIX_ENV] == f"`{deploy_settings.DEFAULT_STATE_PREFIX}`"
     assert rows[deploy_settings.REGION_ENV] == f"`{defaults.LOCATION}`"
@@ -258,3 +257,18 @@ def test_every_pinned_dependency_is_listed_with_its_file():
     for path in PINNED_FILES:
         assert listed[path] == pins(path), path
     assert not pins("requirements-dev.txt") and not pins("requirements-dev-cdktn.txt")
+
+
+# -- the defaults the IAM model section names (README) -----------------------------------
+
+def test_the_secure_defaults_the_readme_names_hold():
+    scope = stack()
+    pattern(scope)
+    terraform = synth(scope)
+    (service,) = terraform["resource"]["google_cloud_run_v2_service"].values()
+    assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    assert service["deletion_protection"] is True
+    assert service["template"]["timeout"] == f"{defaults.DISPATCH_DEADLINE_SECONDS}s"
+    assert ServiceOptions().timeout_seconds == defaults.DISPATCH_DEADLINE_SECONDS
+    apis = terraform["resource"]["google_project_service"].values()
+    assert apis and all(api["disable_on_destroy"] is False for api in apis)
