@@ -316,7 +316,7 @@ LIMITS: tuple[Limit, ...] = (
           "cloud.google.com/tasks/docs/reference-access-control"),
     Limit(_QUEUE_IAM, "member", _MEMBERS, _MEMBERS_SOURCE),
     # --- service accounts --------------------------------------------------------------
-    Limit(_SA, "account_id", "6 to 30 characters matching [a-z]([-a-z0-9]*[a-z0-9]); "
+    Limit(_SA, "account_id", "6 to 30 characters matching `[a-z]([-a-z0-9]*[a-z0-9])`; "
           "derived ids longer than that are cut and tagged with a hash",
           f"{_SA_GO}:69-75 (ValidateRFC1035Name(6, 30)); google/iam/admin/v1/iam.proto"),
     Limit(_SA, "display_name", f"non-empty, at most {DISPLAY_NAME_MAX_BYTES} UTF-8 bytes (the "
