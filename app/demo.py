@@ -51,13 +51,12 @@ import threading
 import time
 import urllib.request
 from collections import Counter, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, TextIO
+from typing import Any, TextIO
 
 from app.emulator import Emulator, EmulatorError
-from app.jobs_standin import Execution, JobsStandin
-from app.processes import ReadProcess, free_port
 from app.enqueue import (
     EnqueueError,
     JobEnqueuer,
@@ -70,6 +69,8 @@ from app.enqueue import (
 )
 from app.enqueue.defaults import DEAD_LETTER_PREFIX
 from app.enqueue.replay import REPLAYED_AS, REPLAYED_AT
+from app.jobs_standin import Execution, JobsStandin
+from app.processes import ReadProcess, free_port
 from app.storage_emulator import StorageEmulator, StorageEmulatorError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -132,23 +133,23 @@ class StackTarget:
     invoker_email: str
     """The ``invoker_email`` output: the account the enqueuer names in each task's OIDC token."""
     dispatch_deadline_seconds: int
-    service_name: Optional[str] = None
-    job: Optional[JobTarget] = None
-    audience: Optional[str] = None
+    service_name: str | None = None
+    job: JobTarget | None = None
+    audience: str | None = None
     """The ``audience`` output: what the enqueuer asks the token to be for (:data:`SERVICE_URI`
     when it is the service's own URL, which locally is the worker's)."""
-    worker_audience: Optional[str] = None
+    worker_audience: str | None = None
     """``WORKER_AUDIENCE`` in the service's environment: what the worker accepts."""
-    worker_invoker_email: Optional[str] = None
+    worker_invoker_email: str | None = None
     """``WORKER_INVOKER_EMAIL`` in the service's environment, resolved to an address."""
-    dead_letter_bucket: Optional[str] = None
+    dead_letter_bucket: str | None = None
     """``WORKER_DEAD_LETTER_BUCKET`` in the service's env (a bucket reference resolved to its
     name); None when the stack keeps no dead-letter store."""
-    task_name_bucket: Optional[str] = None
+    task_name_bucket: str | None = None
     """``WORKER_TASK_NAME_BUCKET`` in the service's env, resolved the same way."""
-    queue_max_attempts: Optional[int] = None
+    queue_max_attempts: int | None = None
     """``WORKER_QUEUE_MAX_ATTEMPTS`` in the service's env: the queue's retry limit as handed to the worker."""
-    queue_max_retry_duration_seconds: Optional[int] = None
+    queue_max_retry_duration_seconds: int | None = None
     """``WORKER_QUEUE_MAX_RETRY_DURATION_SECONDS`` in the service's env."""
 
     @property
@@ -251,7 +252,7 @@ def read_stack(path: Path) -> StackTarget:
     )
 
 
-def _bucket(path: Path, env: dict[str, Any], name: str, resources: dict[str, Any]) -> Optional[str]:
+def _bucket(path: Path, env: dict[str, Any], name: str, resources: dict[str, Any]) -> str | None:
     """A bucket named in the service's env: a literal name (an existing bucket) or
     ``${google_storage_bucket.X.name}`` resolved to that resource's literal ``name``; None when
     unset. A value the demo cannot resolve is a ``DemoError`` (running without the store would
@@ -270,7 +271,7 @@ def _bucket(path: Path, env: dict[str, Any], name: str, resources: dict[str, Any
                     "to a bucket name (a literal or a google_storage_bucket's literal name)")
 
 
-def _int_setting(path: Path, env: dict[str, Any], name: str) -> Optional[int]:
+def _int_setting(path: Path, env: dict[str, Any], name: str) -> int | None:
     """An integer setting of the service's env (the stack writes them as strings); None when unset."""
     value = env.get(name)
     if value is None or value == "":
@@ -300,7 +301,7 @@ def _service_env(service: dict[str, Any]) -> dict[str, Any]:
     return env
 
 
-def _audience(value: Any, services: dict[str, Any]) -> Optional[str]:
+def _audience(value: Any, services: dict[str, Any]) -> str | None:
     """A literal audience, :data:`SERVICE_URI` for a service's ``uri``, or None."""
     if _literal(value):
         return value
@@ -394,7 +395,7 @@ def _invoker_email(value: Any, resources: dict[str, Any], project: str) -> str:
             or f"demo-invoker@{project}.iam.gserviceaccount.com")
 
 
-def _account_email(value: Any, resources: dict[str, Any], project: str) -> Optional[str]:
+def _account_email(value: Any, resources: dict[str, Any], project: str) -> str | None:
     """A literal e-mail, or a ``google_service_account``'s ``email`` derived as Google forms it
     (``<account_id>@<project>.iam.gserviceaccount.com``); None if neither."""
     if _literal(value):
@@ -417,7 +418,7 @@ def _deadline(value: Any) -> int:
 # --- 2. the worker process and its log ---
 
 #: Outcome of one delivery, from one worker log record (or None if the record is not one).
-Classifier = Callable[[dict[str, Any]], Optional[str]]
+Classifier = Callable[[dict[str, Any]], str | None]
 HANDLED, DUPLICATE, DEAD_LETTER, RETRIED = "handled", "duplicate", "dead_letter", "retried"
 #: An attempt the worker's token check refused: 401/403, or 503 when it has no certificates.
 REJECTED = "rejected"
@@ -430,13 +431,13 @@ _STATUS = {"done": HANDLED, "duplicate": DUPLICATE, "dead_letter": DEAD_LETTER,
 FINAL = frozenset({HANDLED, DUPLICATE, DEAD_LETTER})
 
 
-def task_of(record: dict[str, Any]) -> Optional[str]:
+def task_of(record: dict[str, Any]) -> str | None:
     """The short task id a worker log record is about (``task``; ``task_name`` also accepted)."""
     value = record.get("task") or record.get("task_name")
     return str(value).rsplit("/", 1)[-1] if value else None
 
 
-def classify(record: dict[str, Any]) -> Optional[str]:
+def classify(record: dict[str, Any]) -> str | None:
     """Map a worker JSON log record to a delivery outcome, or None for other log lines.
 
     The worker logs exactly one summary line per attempt, carrying the task name (``task``),
@@ -480,17 +481,17 @@ class WorkerProcess(ReadProcess):
         self.classifier = classifier
         self.start_timeout = start_timeout
         self.port = 0
-        self.process: Optional[subprocess.Popen[str]] = None
+        self.process: subprocess.Popen[str] | None = None
         self.deliveries: list[Delivery] = []
         self.tail: deque[str] = deque(maxlen=200)
         self._cond = threading.Condition()
-        self._reader: Optional[threading.Thread] = None
+        self._reader: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "WorkerProcess":
+    def start(self) -> WorkerProcess:
         for _attempt in range(3):  # a free port can be taken between choosing and binding it
             self.port = free_port()
             env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
@@ -574,7 +575,7 @@ class JobRunSummary:
     declared: bool = True
     enqueue_status: str = ""
     execution: str = ""
-    exit_codes: list[Optional[int]] = field(default_factory=list)
+    exit_codes: list[int | None] = field(default_factory=list)
     items: int = 0
     """Images in the batch."""
     processed: int = 0
@@ -618,20 +619,20 @@ class ReplayRunSummary:
 class DeadLetterSummary:
     """Where the worker kept its dead letters (the storage emulator, with the stack's buckets)."""
 
-    bucket: Optional[str]
+    bucket: str | None
     """the stack's dead-letter bucket (None: the stack keeps none, dead letters are log lines only)"""
-    task_name_bucket: Optional[str]
-    storage_emulator: Optional[str]
+    task_name_bucket: str | None
+    storage_emulator: str | None
     """the storage emulator's address (``STORAGE_EMULATOR_HOST``), None if none was started"""
-    max_attempts: Optional[int]
+    max_attempts: int | None
     stack: str
     logged: int = 0
     """dead-letter lines the worker logged for the tasks sent"""
     objects: list[str] = field(default_factory=list)
     """``gs://`` names read back from the bucket after the run (before the replay)"""
-    kept_max_attempts: list[Optional[str]] = field(default_factory=list)
+    kept_max_attempts: list[str | None] = field(default_factory=list)
     """each object's ``max-attempts`` metadata: the queue limit the worker ran with"""
-    replay: Optional[ReplayRunSummary] = None
+    replay: ReplayRunSummary | None = None
 
     @property
     def replay_command(self) -> str:
@@ -678,8 +679,8 @@ class DemoSummary:
     rejected: int = 0
     """Attempts the worker's token check refused (401/403, or 503 without certificates)."""
     problems: list[str] = field(default_factory=list)
-    job: Optional[JobRunSummary] = None
-    dead_letters: Optional[DeadLetterSummary] = None
+    job: JobRunSummary | None = None
+    dead_letters: DeadLetterSummary | None = None
 
     @property
     def ok(self) -> bool:
@@ -755,7 +756,7 @@ def run_demo(
     *,
     stack: str = DEFAULT_STACK,
     cdktf_out: Path = DEFAULT_CDKTF_OUT,
-    stack_json: Optional[Path] = None,
+    stack_json: Path | None = None,
     synth: bool = False,
     work_dir: Path = DEFAULT_WORK_DIR,
     wait_s: float = DEFAULT_WAIT_S,
@@ -785,7 +786,7 @@ def run_demo(
         # The stores as the stack declares them: its dead-letter and task-name buckets, created
         # in a local fake-gcs-server started before the worker (and stopped after it), and the
         # queue's retry limits the pattern hands the worker.
-        gcs: Optional[StorageEmulator] = None
+        gcs: StorageEmulator | None = None
         if target.buckets:
             gcs = standins.enter_context(start_storage(target.buckets))
             worker_env.update(gcs.env)
@@ -810,7 +811,7 @@ def run_demo(
                 dispatch_deadline_seconds=target.dispatch_deadline_seconds, stack=stack,
                 dead_letter_bucket=target.dead_letter_bucket or "",
                 task_name_bucket=target.task_name_bucket or "")]
-            standin: Optional[JobsStandin] = None
+            standin: JobsStandin | None = None
             if job_target is not None:
                 standin = standins.enter_context(job_standin(job_target))
                 sets.append(JobOutputs(
@@ -826,7 +827,7 @@ def run_demo(
             specs, expected = demo_specs(count, run_id)
             with TaskEnqueuer.from_outputs_file(outputs_file, stack, emulator=emulator.address) as enq:
                 bulk = enq.enqueue_many(specs, concurrency=4)
-            ids = {spec.task_id: res.task_id for spec, res in zip(specs, bulk.results)}
+            ids = {spec.task_id: res.task_id for spec, res in zip(specs, bulk.results, strict=True)}
             log(f"enqueued {len(specs)} tasks in {bulk.elapsed_s:.2f} s; waiting for the worker")
             sent_ids = set(ids.values())
 
@@ -971,10 +972,10 @@ def _job_outputs(execution: Execution) -> tuple[int, list[str]]:
     return len(outputs), outputs
 
 
-def summarise(bulk: Any, expected: dict[str, str], ids: dict[str, Optional[str]],
-              seen: Sequence[Delivery], job: Optional[JobRunSummary] = None, *,
-              wiring: Optional[TokenWiring] = None,
-              dead_letters: Optional[DeadLetterSummary] = None) -> DemoSummary:
+def summarise(bulk: Any, expected: dict[str, str], ids: dict[str, str | None],
+              seen: Sequence[Delivery], job: JobRunSummary | None = None, *,
+              wiring: TokenWiring | None = None,
+              dead_letters: DeadLetterSummary | None = None) -> DemoSummary:
     """Compare what was sent with what the worker logged (and the job run, the dead letters
     read back from their bucket and their replay, if any)."""
     counts = Counter(d.outcome for d in seen)
@@ -1040,7 +1041,7 @@ def _dead_letter_problems(dead: DeadLetterSummary, logged: Sequence[Delivery]) -
     return problems
 
 
-def _rejection_problem(rejected: Sequence[Delivery], wiring: Optional[TokenWiring]) -> str:
+def _rejection_problem(rejected: Sequence[Delivery], wiring: TokenWiring | None) -> str:
     """One line saying which attempts were refused, why, and which wire to look at."""
     reasons = Counter(
         f"{d.record.get('http_status')} {d.record.get('auth_reason') or 'certificates unavailable'}"
@@ -1057,7 +1058,7 @@ def _rejection_problem(rejected: Sequence[Delivery], wiring: Optional[TokenWirin
 
 # --- CLI ---
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m app.demo", description=__doc__.split("\n", 1)[0])
     p.add_argument("--count", type=int, default=DEFAULT_COUNT, help="echo tasks to send (default: %(default)s)")
     p.add_argument("--stack", default=DEFAULT_STACK, help="synthesized stack to take the queue from")

@@ -37,9 +37,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from concurrent import futures
 from pathlib import Path
-from typing import IO, Optional, Sequence
+from typing import IO
 
 import grpc
 
@@ -78,9 +79,9 @@ class Emulator(ReadProcess):
         self.log_level = log_level
         self.startup_timeout = startup_timeout
         self.certs_port = 0
-        self.process: Optional[subprocess.Popen[str]] = None
+        self.process: subprocess.Popen[str] | None = None
         self.output: collections.deque[str] = collections.deque(maxlen=200)
-        self._reader: Optional[threading.Thread] = None
+        self._reader: threading.Thread | None = None
 
     @property
     def address(self) -> str:
@@ -105,7 +106,7 @@ class Emulator(ReadProcess):
             cmd.append("--dedup-task-names")
         return cmd
 
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
@@ -172,11 +173,11 @@ def state_class(*, dedup_task_names: bool) -> type:
         (the token is never stored with the task, as Cloud Tasks never shows it).
         """
 
-        def __init__(self, *args, signer: OidcSigner, **kwargs) -> None:  # noqa: ANN002, ANN003
+        def __init__(self, *args, signer: OidcSigner, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self.signer = signer
 
-        def submit_task(self, task_name: str, force_run: bool = False):  # noqa: ANN201 - the emulator's Task
+        def submit_task(self, task_name: str, force_run: bool = False):  # the emulator's Task
             task = self._find(task_name.rsplit("?", 1)[0])
             oidc = task.http_request.oidc_token if task is not None and task.http_request.url else None
             if oidc is None or not oidc.service_account_email or not self._due(task, force_run):
@@ -195,24 +196,24 @@ def state_class(*, dedup_task_names: bool) -> type:
                 else:
                     headers[AUTHORIZATION] = previous
 
-        def _find(self, task_name: str):  # noqa: ANN202
+        def _find(self, task_name: str):
             queue = task_name.rsplit("/", 2)[0]
             return next((t for t in list(self._queue_tasks.get(queue, ())) if t.name == task_name), None)
 
         @staticmethod
-        def _due(task, force_run: bool) -> bool:  # noqa: ANN001 - the emulator's own test, so no token is minted for a task it will not send
-            now = datetime.datetime.now(datetime.timezone.utc)
+        def _due(task, force_run: bool) -> bool:  # the emulator's own test, so no token is minted for a task it will not send
+            now = datetime.datetime.now(datetime.UTC)
             return force_run or not task.schedule_time or task.schedule_time < now
 
     class DedupQueueState(SigningQueueState):
         """Cloud Tasks' task-name de-duplication, which the emulator lacks (names kept forever)."""
 
-        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self._seen: set[str] = set()
             self._seen_lock = threading.Lock()
 
-        def create_task(self, queue, task):  # noqa: ANN001, ANN201
+        def create_task(self, queue, task):
             if not task.name:
                 return super().create_task(queue, task)
             with self._seen_lock:
@@ -257,7 +258,7 @@ def serve(host: str, port: int, queues: Sequence[str], *, dedup_task_names: bool
             processor.join(timeout=2)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m app.emulator", description="Cloud Tasks emulator on loopback")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed as READY <port> <certs port>)")

@@ -54,7 +54,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from app.processes import stop_process
 
@@ -114,15 +114,15 @@ class RunRequest:
     job_name: str
     """``projects/P/locations/L/jobs/J``, from the path."""
     env: dict[str, str]
-    args: Optional[list[str]]
-    task_count: Optional[int]
-    timeout_s: Optional[float]
+    args: list[str] | None
+    task_count: int | None
+    timeout_s: float | None
     validate_only: bool
     body: dict[str, Any]
 
 
-def parse_run_request(job_name: str, raw: bytes, content_type: Optional[str],
-                      container: Optional[str] = None) -> RunRequest:
+def parse_run_request(job_name: str, raw: bytes, content_type: str | None,
+                      container: str | None = None) -> RunRequest:
     """Check a jobs.run body against ``RunJobRequest``; ``RequestError`` as the API would answer.
 
     ``container``: the job's one container's name (None: not checked against override names).
@@ -153,7 +153,7 @@ def parse_run_request(job_name: str, raw: bytes, content_type: Optional[str],
         raise _invalid(f"overrides.container_overrides has {len(containers)} entries; the job "
                        "has one container")
     env: dict[str, str] = {}
-    args: Optional[list[str]] = None
+    args: list[str] | None = None
     for i, override in enumerate(containers):
         where = f"overrides.container_overrides[{i}]"
         name = override.get("name")
@@ -239,7 +239,7 @@ def _value(value: Any, kind: str, where: str) -> Any:
 
 
 def _int32(value: Any, where: str) -> int:
-    number: Optional[int] = None
+    number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, float) and value.is_integer():
@@ -266,7 +266,7 @@ class TaskRun:
     """One task of an execution: its index, output lines (stdout and stderr) and exit code."""
 
     index: int
-    exit_code: Optional[int] = None
+    exit_code: int | None = None
     """None until it ends; 143 or -9 when stopped (timeout or close)."""
     timed_out: bool = False
     output: list[str] = field(default_factory=list)
@@ -313,7 +313,7 @@ class Execution:
         return self._done.wait(timeout)
 
     @property
-    def exit_codes(self) -> list[Optional[int]]:
+    def exit_codes(self) -> list[int | None]:
         """Exit code per task index (None: not ended)."""
         return [task.exit_code for task in self.tasks]
 
@@ -347,12 +347,12 @@ class JobsStandin:
         *,
         task_count: int = 1,
         timeout_seconds: float = 600,
-        parallelism: Optional[int] = None,
-        env: Optional[Mapping[str, str]] = None,
+        parallelism: int | None = None,
+        env: Mapping[str, str] | None = None,
         args: Sequence[str] = (),
         command: Sequence[str] = DEFAULT_COMMAND,
-        jobs: Optional[Iterable[str]] = None,
-        container: Optional[str] = None,
+        jobs: Iterable[str] | None = None,
+        container: str | None = None,
         stop_timeout: float = 5.0,
     ) -> None:
         if not 1 <= task_count <= MAX_TASKS:
@@ -372,8 +372,8 @@ class JobsStandin:
         self._procs: set[subprocess.Popen[str]] = set()
         self._threads: list[threading.Thread] = []
         self._closed = False
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._serve: Optional[threading.Thread] = None
+        self._server: ThreadingHTTPServer | None = None
+        self._serve: threading.Thread | None = None
 
     # --- lifecycle ---
 
@@ -381,7 +381,7 @@ class JobsStandin:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:  # http.server API
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY_BYTES:
                     too_large = RequestError(413, "INVALID_ARGUMENT", "request body too large")
@@ -396,7 +396,7 @@ class JobsStandin:
                     status, body = standin._answer(self.path, error.code, error.body())
                 self._send(status, body)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._send(*standin._not_found(self.path))
 
             do_PUT = do_DELETE = do_PATCH = do_GET
@@ -482,7 +482,7 @@ class JobsStandin:
         return status, body
 
     def _handle(self, path: str, raw: bytes,
-                content_type: Optional[str]) -> tuple[int, dict[str, Any]]:
+                content_type: str | None) -> tuple[int, dict[str, Any]]:
         match = RUN_PATH.match(path)
         if not match:
             return self._not_found(path)
@@ -512,7 +512,7 @@ class JobsStandin:
                 "uid": str(uuid.uuid4()),
                 "job": execution.job,
                 "taskCount": execution.task_count,
-                "createTime": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+                "createTime": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
             },
             "done": False,
         }

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -75,7 +75,7 @@ def generate_key(*, common_name: str = "local OIDC stand-in") -> SigningKey:
     """A fresh RSA key with a self-signed certificate valid from an hour ago for two days."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -88,7 +88,7 @@ def generate_key(*, common_name: str = "local OIDC stand-in") -> SigningKey:
     )
     public_der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return SigningKey(kid=hashlib.sha1(public_der).hexdigest(), private_key=key,  # noqa: S324 - an id, not security
+    return SigningKey(kid=hashlib.sha1(public_der).hexdigest(), private_key=key,  # an id, not security
                       cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"))
 
 
@@ -105,7 +105,7 @@ class OidcSigner:
     def __init__(
         self,
         *,
-        key: Optional[SigningKey] = None,
+        key: SigningKey | None = None,
         lifetime_s: int = TOKEN_LIFETIME_S,
         reuse_margin_s: int = REUSE_MARGIN_S,
         clock: Callable[[], float] = time.time,
@@ -163,7 +163,7 @@ class CertsServer:
         document = signer.certs_document()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:  # http.server's name
                 if self.path.split("?", 1)[0] != CERTS_PATH:
                     self.send_error(404)
                     return
@@ -179,7 +179,7 @@ class CertsServer:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self.host = host
 
     @property
@@ -191,7 +191,7 @@ class CertsServer:
         """What to set ``WORKER_CERTS_URL`` to."""
         return f"http://{self.host}:{self.port}{CERTS_PATH}"
 
-    def start(self) -> "CertsServer":
+    def start(self) -> CertsServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="oidc-certs", daemon=True)
         self._thread.start()
@@ -205,7 +205,7 @@ class CertsServer:
             self._thread = None
         self._server.server_close()
 
-    def __enter__(self) -> "CertsServer":
+    def __enter__(self) -> CertsServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

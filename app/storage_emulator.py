@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, Optional
+from typing import IO, Any
 
 from app.processes import ReadProcess, free_port
 
@@ -65,9 +65,9 @@ class StorageEmulator(ReadProcess):
         self.buckets = list(buckets)
         self.startup_timeout = startup_timeout
         self.port = 0
-        self.process: Optional[subprocess.Popen[str]] = None
+        self.process: subprocess.Popen[str] | None = None
         self.output: collections.deque[str] = collections.deque(maxlen=200)
-        self._reader: Optional[threading.Thread] = None
+        self._reader: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -82,7 +82,7 @@ class StorageEmulator(ReadProcess):
         return [str(binary_path()), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
                 "-port", str(self.port), "-external-url", self.url, "-log-level", "warn"]
 
-    def start(self) -> "StorageEmulator":
+    def start(self) -> StorageEmulator:
         for _attempt in range(3):  # a free port can be taken between choosing and binding it
             self.port = free_port()
             self.process = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -8,9 +8,13 @@ module ``__getattr__`` that imports a submodule on first use, so:
 * ``from cdktf_cdktf_provider_google.cloud_run_v2_service import X`` loads one submodule;
 * ``import cdktf_cdktf_provider_google as g; g.storage_bucket.StorageBucket`` still works
   (loaded lazily on attribute access), as does ``from cdktf_cdktf_provider_google import *``;
-* if the package was already imported the normal way, nothing is changed.
+* if the package was already imported the normal way (before ``constructs_lib``), nothing
+  can be trimmed: :func:`install` says so once with a :class:`ProviderImportWarning`
+  (every synth then pays the full import, 6-7 s on a small machine), so the import order
+  is never wrong silently.
 
-Set ``CONSTRUCTS_LIB_EAGER_PROVIDER=1`` to skip this and import the package normally.
+Set ``CONSTRUCTS_LIB_EAGER_PROVIDER=1`` to skip this and import the package normally
+(no warning: the eager import was asked for).
 On cdktn the provider package already loads its submodules lazily: :func:`install` does
 nothing there (it imports nothing and patches nothing).
 """
@@ -21,6 +25,8 @@ import importlib
 import importlib.util
 import os
 import sys
+import warnings
+from collections.abc import Callable
 from types import ModuleType
 
 from ._framework import FRAMEWORK
@@ -29,6 +35,26 @@ PROVIDER_PACKAGE = FRAMEWORK.google
 EAGER_ENV_VAR = "CONSTRUCTS_LIB_EAGER_PROVIDER"
 # The generated __init__ announces its eager tail with this comment (jsii-pacmak output).
 _EAGER_TAIL_MARKER = "# Loading modules to ensure their types are registered"
+# Set on the package module this module registered (trimmed, lazy submodules).
+_TRIMMED = "__constructs_lib_trimmed__"
+_warned = False
+
+
+class ProviderImportWarning(UserWarning):
+    """The provider package was imported in full before ``constructs_lib``."""
+
+
+def _warn_already_imported() -> None:
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    warnings.warn(
+        f"{PROVIDER_PACKAGE} was imported before constructs_lib, so all of its submodules "
+        f"were loaded (6-7 s and several hundred MB per synth). Import constructs_lib (or "
+        f"constructs_lib._framework) before {PROVIDER_PACKAGE} to load only the submodules "
+        f"used, or set {EAGER_ENV_VAR}=1 to keep the full import and silence this warning.",
+        ProviderImportWarning, stacklevel=4)
 
 
 def install() -> ModuleType | None:
@@ -36,10 +62,13 @@ def install() -> ModuleType | None:
     (``None`` on a framework whose package is lazy already: nothing is done there)."""
     if FRAMEWORK.provider_loads_lazily:
         return None
+    eager = os.environ.get(EAGER_ENV_VAR, "").strip() not in ("", "0")
     existing = sys.modules.get(PROVIDER_PACKAGE)
     if existing is not None:
+        if not getattr(existing, _TRIMMED, False) and not eager:
+            _warn_already_imported()
         return existing
-    if os.environ.get(EAGER_ENV_VAR, "").strip() not in ("", "0"):
+    if eager:
         return importlib.import_module(PROVIDER_PACKAGE)
 
     spec = importlib.util.find_spec(PROVIDER_PACKAGE)
@@ -65,12 +94,14 @@ def install() -> ModuleType | None:
     # publication.publish() in the package swaps in a "public" module object: patch that one.
     module = sys.modules[PROVIDER_PACKAGE]
     submodules = frozenset(getattr(module, "__all__", ()))
-    module.__getattr__ = _lazy_submodule_getter(submodules)  # type: ignore[attr-defined]
-    module.__dir__ = lambda: sorted(set(module.__dict__) | submodules)  # type: ignore[attr-defined]
+    # PEP 562: a module's __getattr__ and __dir__ are looked up in its __dict__.
+    module.__dict__["__getattr__"] = _lazy_submodule_getter(submodules)
+    module.__dict__["__dir__"] = lambda: sorted(set(module.__dict__) | submodules)
+    module.__dict__[_TRIMMED] = True
     return module
 
 
-def _lazy_submodule_getter(submodules: frozenset[str]):
+def _lazy_submodule_getter(submodules: frozenset[str]) -> Callable[[str], ModuleType]:
     def __getattr__(name: str) -> ModuleType:
         if name in submodules:
             return importlib.import_module(f"{PROVIDER_PACKAGE}.{name}")
@@ -85,5 +116,6 @@ def loaded_submodules() -> list[str]:
     return sorted(
         name[len(prefix):]
         for name in sys.modules
-        if name.startswith(prefix) and "." not in name[len(prefix):] and not name[len(prefix):].startswith("_")
+        if name.startswith(prefix) and "." not in name[len(prefix):]
+        and not name[len(prefix):].startswith("_")
     )

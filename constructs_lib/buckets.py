@@ -24,6 +24,7 @@ from typing import Any
 
 from constructs import Construct
 
+from . import defaults
 from ._framework import (
     Fn,
     ITerraformDependable,
@@ -36,7 +37,6 @@ from ._framework import (
     StorageBucketVersioning,
     newer_provider_fields,
 )
-from . import defaults
 from .ids import identity, member_identity, short_hash, stable_id
 from .validation import (
     CLOUD_RUN_NAME,

@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from constructs import Construct
 
-from ._framework import Fn
 from . import defaults
+from ._framework import Fn
 from .buckets import check_store_arguments
 from .dead_letter_store import DeadLetterStore
 from .ids import fitted_id
@@ -321,10 +322,31 @@ def check_pattern_arguments(
           task_name_bucket=task_name_bucket, alerts=alerts)
 
 
-def _plan(*, project, name, location, image, service, queue, queue_name, invoker,
-          invoker_account_id, service_account, audience, dispatch_deadline_seconds,
-          enqueuers, queue_level_routing, enable_apis, task_path, dead_letters,
-          dead_letter_bucket, task_names, task_name_bucket, alerts) -> _Plan:
+# The raw arguments, before checking: anything a caller passed (the checks name it).
+def _plan(
+    *,
+    project: Any,
+    name: Any,
+    location: Any,
+    image: Any,
+    service: Any,
+    queue: Any,
+    queue_name: Any,
+    invoker: Any,
+    invoker_account_id: Any,
+    service_account: Any,
+    audience: Any,
+    dispatch_deadline_seconds: Any,
+    enqueuers: Any,
+    queue_level_routing: Any,
+    enable_apis: Any,
+    task_path: Any,
+    dead_letters: Any,
+    dead_letter_bucket: Any,
+    task_names: Any,
+    task_name_bucket: Any,
+    alerts: Any,
+) -> _Plan:
     check_string("project", project, pattern=PROJECT_ID, allowed=PROJECT_ID_TEXT)
     check_string("name", name, pattern=CLOUD_RUN_NAME, allowed=CLOUD_RUN_NAME_TEXT)
     enqueuers = check_members("enqueuers", enqueuers)
@@ -400,8 +422,9 @@ def _plan(*, project, name, location, image, service, queue, queue_name, invoker
     )
 
 
-def _check_store(parameter: str, options, bucket_parameter: str, bucket: str | None,
-                 kind: type, *, project: str, name: str, location: str, suffix: str) -> bool:
+def _check_store(parameter: str, options: Any, bucket_parameter: str, bucket: str | None,
+                 kind: type[DeadLetterOptions | TaskNameStoreOptions], *, project: str,
+                 name: str, location: str, suffix: str) -> bool:
     """A store's options or an existing bucket (never both); whether the store is on."""
     if options is not None and not isinstance(options, kind):
         raise ConfigurationError(parameter, f"a {kind.__name__}", options)

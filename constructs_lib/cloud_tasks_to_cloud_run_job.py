@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from constructs import Construct
 
@@ -153,8 +154,22 @@ class _Plan:
     apis: tuple[str, ...]
 
 
-def _plan(*, project, name, location, image, job, queue, queue_name, invoker,
-          invoker_account_id, service_account, enqueuers, enable_apis) -> _Plan:
+# The raw arguments, before checking: anything a caller passed (the checks name it).
+def _plan(
+    *,
+    project: Any,
+    name: Any,
+    location: Any,
+    image: Any,
+    job: Any,
+    queue: Any,
+    queue_name: Any,
+    invoker: Any,
+    invoker_account_id: Any,
+    service_account: Any,
+    enqueuers: Any,
+    enable_apis: Any,
+) -> _Plan:
     check_string("project", project, pattern=PROJECT_ID, allowed=PROJECT_ID_TEXT)
     check_string("name", name, pattern=CLOUD_RUN_NAME, allowed=CLOUD_RUN_NAME_TEXT)
     enqueuers = check_members("enqueuers", enqueuers)

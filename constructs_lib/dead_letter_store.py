@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 
 from constructs import Construct
 
+from . import defaults
 from ._framework import (
     ITerraformDependable,
     StorageBucket,
     StorageBucketIamMember,
     newer_provider_fields,
 )
-from . import defaults
 from .buckets import BucketGrants, check_store_arguments, private_bucket
 from .ids import identity, short_hash
 from .options import DeadLetterOptions

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 from constructs import Construct
 
+from . import defaults, limits
 from ._framework import (
     ITerraformDependable,
     ServiceAccount,
     ServiceAccountIamMember,
     newer_provider_fields,
 )
-from . import defaults, limits
 from .policy import PolicyCheck
 from .service_account import ACT_AS_ROLE, ActAsGrants, ImportedServiceAccount
 from .validation import (

@@ -300,7 +300,7 @@ class PolicyCheck:
         if check is None:
             check = PolicyCheck(stack)
             stack.node.add_validation(check)
-            stack._constructs_lib_policy = check  # noqa: SLF001 - marker on the Python proxy
+            stack._constructs_lib_policy = check  # type: ignore[attr-defined]  # marker on the Python proxy
         if whole_stack:
             check.whole_stack = True
         if scope is not stack and scope not in check._owners:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from ._framework import ProjectService, TerraformStack, newer_provider_fields
 from . import defaults
+from ._framework import ProjectService, TerraformStack, newer_provider_fields
 from .ids import identity, short_hash
 from .validation import PROJECT_ID, PROJECT_ID_TEXT, check_string, is_token
 

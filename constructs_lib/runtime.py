@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 from constructs import Construct
 
-from ._framework import SecretManagerSecretIamMember
 from . import defaults
+from ._framework import SecretManagerSecretIamMember
 from .ids import stable_id
 from .options import SecretEnv
 from .service_account import ServiceAccountLike

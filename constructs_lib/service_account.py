@@ -49,8 +49,12 @@ class ServiceAccountLike(Protocol):
 class ActAsGrants:
     """``grant_act_as`` for a construct that knows its account's resource name."""
 
-    name: str
     _act_as: dict[str, ServiceAccountIamMember]
+
+    @property
+    def name(self) -> str:
+        """The account's resource name (each account construct defines it)."""
+        raise NotImplementedError
 
     def grant_act_as(self, member: str) -> ServiceAccountIamMember:
         """Let ``member`` act as this account (``roles/iam.serviceAccountUser``, on this

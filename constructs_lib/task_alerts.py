@@ -21,13 +21,12 @@ the worker and checks its line against the parsed filter.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from typing import Any
 
 from constructs import Construct
 
-from ._framework import ITerraformDependable, newer_provider_fields
 from . import defaults
+from ._framework import ITerraformDependable, newer_provider_fields
 from .options import AlertOptions
 from .policy import PolicyCheck
 from .validation import (

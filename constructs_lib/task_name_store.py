@@ -31,8 +31,8 @@ from collections.abc import Sequence
 
 from constructs import Construct
 
-from ._framework import ITerraformDependable, StorageBucket, StorageBucketIamMember
 from . import defaults
+from ._framework import ITerraformDependable, StorageBucket, StorageBucketIamMember
 from .buckets import DAY_SECONDS, BucketGrants, check_store_arguments, private_bucket
 from .options import QueueOptions, TaskNameStoreOptions
 from .policy import PolicyCheck

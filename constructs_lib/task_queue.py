@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from constructs import Construct
 
+from . import defaults
 from ._framework import (
     CloudTasksQueue,
     CloudTasksQueueHttpTarget,
@@ -21,11 +22,10 @@ from ._framework import (
     ITerraformDependable,
     newer_provider_fields,
 )
-from . import defaults
 from .ids import member_identity, stable_id
 from .options import QueueOptions
-from .random_provider import RandomId, ensure_random_provider
 from .policy import PolicyCheck
+from .random_provider import RandomId, ensure_random_provider
 from .validation import (
     LOCATION,
     LOCATION_TEXT,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from constructs import Construct
 
+from . import defaults
 from ._framework import (
     CloudRunV2Job,
     CloudRunV2JobIamMember,
@@ -20,7 +21,6 @@ from ._framework import (
     ServiceAccount,
     newer_provider_fields,
 )
-from . import defaults
 from .ids import fitted_id, member_identity, stable_id
 from .options import JobOptions
 from .policy import PolicyCheck

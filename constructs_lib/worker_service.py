@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from constructs import Construct
 
+from . import defaults
 from ._framework import (
     CloudRunV2Service,
     CloudRunV2ServiceIamMember,
@@ -24,7 +25,6 @@ from ._framework import (
     TerraformResourceLifecycle,
     newer_provider_fields,
 )
-from . import defaults
 from .ids import fitted_id, member_identity, stable_id
 from .options import ServiceOptions, StartupProbe, check_audiences
 from .policy import PolicyCheck

@@ -5,6 +5,7 @@ flags before anything starts the jsii kernel.
 """
 
 from importlib import import_module
+from typing import Any
 
 _EXPORTS = {
     "OUTPUT_NAMES": "outputs",
@@ -23,7 +24,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

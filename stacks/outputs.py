@@ -7,9 +7,8 @@ prefix (``orders_task_url``) and the enqueuer picks one (``--pattern orders``).
 
 from __future__ import annotations
 
-from constructs_lib._framework import TerraformOutput, TerraformStack
-
 from constructs_lib import CloudTasksToCloudRun, CloudTasksToCloudRunJob
+from constructs_lib._framework import TerraformOutput, TerraformStack
 from constructs_lib.validation import check_string
 
 OUTPUT_NAMES = (

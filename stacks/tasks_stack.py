@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from constructs import Construct
 
 from constructs_lib import CloudTasksToCloudRun, CloudTasksToCloudRunJob, ConfigurationError
@@ -35,7 +37,7 @@ class TasksStack(TerraformStack):
     def __init__(self, scope: Construct, env: EnvironmentSettings,
                  deploy: DeploySettings, target: Target | None = None) -> None:
         target = deploy.target(env) if target is None else target
-        job_arguments = None
+        job_arguments: dict[str, Any] | None = None
         if env.job is not None:
             job_arguments = {
                 "project": target.project, "name": env.job.name, "location": target.region,
@@ -52,7 +54,7 @@ class TasksStack(TerraformStack):
                     raise
                 raise ConfigurationError(f"[{env.name}.job] {key}{sep}{rest}", error.allowed,
                                          error.value) from None
-        pattern_arguments = {
+        pattern_arguments: dict[str, Any] = {
             "project": target.project,
             "name": env.service_name,
             "location": target.region,

@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
@@ -110,7 +111,7 @@ def build_replay_parser() -> argparse.ArgumentParser:
     return p
 
 
-def replay_main(argv: Optional[Sequence[str]] = None, *, client: Optional[tasks_v2.CloudTasksClient] = None,
+def replay_main(argv: Sequence[str] | None = None, *, client: tasks_v2.CloudTasksClient | None = None,
                 storage_client: Any = None) -> int:
     """``python -m app.enqueue replay``; ``client`` / ``storage_client`` let tests inject clients."""
     from app.enqueue.replay import replay_dead_letters
@@ -140,7 +141,7 @@ def replay_main(argv: Optional[Sequence[str]] = None, *, client: Optional[tasks_
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def main(argv: Optional[Sequence[str]] = None, *, client: Optional[tasks_v2.CloudTasksClient] = None) -> int:
+def main(argv: Sequence[str] | None = None, *, client: tasks_v2.CloudTasksClient | None = None) -> int:
     """Run the CLI; ``client`` lets tests inject a client (it is never created on bad input)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["replay"]:
@@ -210,7 +211,7 @@ def _specs(args: argparse.Namespace) -> tuple[list[Any], bool]:
     return list(_repeat(args, data, args.count)), True
 
 
-def _spec(args: argparse.Namespace, data: dict[str, Any], task_id: Optional[str]) -> Any:
+def _spec(args: argparse.Namespace, data: dict[str, Any], task_id: str | None) -> Any:
     if args.job:
         return JobSpec(args.kind, data, task_count=args.task_count,
                        timeout_seconds=args.task_timeout, task_id=task_id,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Optional
 
 import grpc
 from google.api_core import exceptions as gexc
@@ -40,7 +39,7 @@ def default_retry(total_s: float = defaults.RETRY_TOTAL_S) -> gretry.Retry:
     )
 
 
-def emulator_target(flag: Optional[str]) -> Optional[str]:
+def emulator_target(flag: str | None) -> str | None:
     """The emulator address from ``--emulator`` or ``$CLOUD_TASKS_EMULATOR_HOST``, validated."""
     target = flag if flag is not None else os.environ.get(defaults.EMULATOR_ENV) or None
     if target is None:
@@ -51,7 +50,7 @@ def emulator_target(flag: Optional[str]) -> Optional[str]:
     return target.strip()
 
 
-def make_client(emulator: Optional[str] = None) -> tasks_v2.CloudTasksClient:
+def make_client(emulator: str | None = None) -> tasks_v2.CloudTasksClient:
     """A client for the emulator (insecure gRPC, anonymous) or for Cloud Tasks (ADC)."""
     if emulator:
         channel = grpc.insecure_channel(emulator)

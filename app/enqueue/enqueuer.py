@@ -11,8 +11,9 @@ import concurrent.futures as cf
 import sys
 import threading
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterable, Mapping, Optional, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
@@ -36,9 +37,9 @@ class EnqueueResult:
     """What happened to one task: created, duplicate (ALREADY_EXISTS) or failed."""
 
     status: str
-    name: Optional[str]
+    name: str | None
     index: int = 0
-    error: Optional[str] = None
+    error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -46,7 +47,7 @@ class EnqueueResult:
         return self.status in (CREATED, DUPLICATE)
 
     @property
-    def task_id(self) -> Optional[str]:
+    def task_id(self) -> str | None:
         """The short task id (what the worker sees in X-CloudTasks-TaskName)."""
         return self.name.rsplit("/", 1)[-1] if self.name else None
 
@@ -106,9 +107,9 @@ class BaseEnqueuer(Generic[OutputsT]):
         self,
         outputs: OutputsT,
         *,
-        client: Optional[tasks_v2.CloudTasksClient] = None,
-        emulator: Optional[str] = None,
-        retry: Optional[gretry.Retry] = None,
+        client: tasks_v2.CloudTasksClient | None = None,
+        emulator: str | None = None,
+        retry: gretry.Retry | None = None,
         timeout: float = defaults.CREATE_TIMEOUT_S,
         hash_task_ids: bool = True,
     ) -> None:
@@ -162,7 +163,7 @@ class BaseEnqueuer(Generic[OutputsT]):
         if not 1 <= concurrency <= defaults.MAX_CONCURRENCY:
             raise EnqueueError(f"concurrency must be 1 to {defaults.MAX_CONCURRENCY}, got {concurrency!r}")
         tasks: Iterable[tasks_v2.Task]
-        total: Optional[int]
+        total: int | None
         if validate_first:
             built = [self.build(s) for s in specs]
             tasks, total = built, len(built)
@@ -240,10 +241,10 @@ class TaskEnqueuer(BaseEnqueuer[StackOutputs]):
     def from_outputs_file(
         cls,
         path: PathLike = defaults.OUTPUTS_PATH,
-        stack: Optional[str] = None,
-        pattern: Optional[str] = None,
+        stack: str | None = None,
+        pattern: str | None = None,
         **kwargs: Any,
-    ) -> "TaskEnqueuer":
+    ) -> TaskEnqueuer:
         """Read the outputs file and build an enqueuer; tasks go to the outputs' ``task_url``.
 
         ``stack``: default the only one in the file. ``pattern``: one pattern of a stack with
@@ -258,9 +259,9 @@ class TaskEnqueuer(BaseEnqueuer[StackOutputs]):
     def enqueue(
         self,
         kind: str,
-        data: Optional[Mapping[str, Any]] = None,
+        data: Mapping[str, Any] | None = None,
         *,
-        task_id: Optional[str] = None,
+        task_id: str | None = None,
         delay_seconds: float = 0.0,
     ) -> EnqueueResult:
         """Create one task; ALREADY_EXISTS is returned as a duplicate, other errors raise."""

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from google.cloud import tasks_v2
 
@@ -41,14 +42,14 @@ class JobSpec:
 
     kind: str
     data: Mapping[str, Any] = field(default_factory=dict)
-    task_count: Optional[int] = None
-    timeout_seconds: Optional[int] = None
-    task_id: Optional[str] = None
+    task_count: int | None = None
+    timeout_seconds: int | None = None
+    task_id: str | None = None
     delay_seconds: float = 0.0
-    container: Optional[str] = None
+    container: str | None = None
 
     @classmethod
-    def from_json(cls, obj: Any, where: str = "job task") -> "JobSpec":
+    def from_json(cls, obj: Any, where: str = "job task") -> JobSpec:
         """Build a spec from a decoded JSON object (one JSONL line)."""
         if not isinstance(obj, dict):
             raise TaskSpecError(f"{where}: expected a JSON object with keys {JOB_SPEC_KEYS}, "
@@ -102,7 +103,7 @@ def build_job_task(
     outputs: JobOutputs,
     *,
     hash_prefix: bool = True,
-    now: Optional[dt.datetime] = None,
+    now: dt.datetime | None = None,
 ) -> tasks_v2.Task:
     """The task that starts one execution of the outputs' job; ``TaskSpecError`` if it cannot
     be sent. No dispatch deadline: jobs.run answers at once, the default (10 min) is ample."""
@@ -139,10 +140,10 @@ class JobEnqueuer(BaseEnqueuer[JobOutputs]):
     def from_outputs_file(
         cls,
         path: PathLike = defaults.OUTPUTS_PATH,
-        stack: Optional[str] = None,
-        pattern: Optional[str] = None,
+        stack: str | None = None,
+        pattern: str | None = None,
         **kwargs: Any,
-    ) -> "JobEnqueuer":
+    ) -> JobEnqueuer:
         """Read the stack's job outputs (``job_run_url``, ...) and build an enqueuer."""
         return cls(load_job_outputs(path, stack, pattern), **kwargs)
 
@@ -153,13 +154,13 @@ class JobEnqueuer(BaseEnqueuer[JobOutputs]):
     def enqueue(
         self,
         kind: str,
-        data: Optional[Mapping[str, Any]] = None,
+        data: Mapping[str, Any] | None = None,
         *,
-        task_count: Optional[int] = None,
-        timeout_seconds: Optional[int] = None,
-        task_id: Optional[str] = None,
+        task_count: int | None = None,
+        timeout_seconds: int | None = None,
+        task_id: str | None = None,
         delay_seconds: float = 0.0,
-        container: Optional[str] = None,
+        container: str | None = None,
     ) -> EnqueueResult:
         """Create one job task; ALREADY_EXISTS is returned as a duplicate, other errors raise."""
         spec = JobSpec(kind=kind, data=data if data is not None else {}, task_count=task_count,

@@ -22,15 +22,16 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any
 from urllib.parse import urlsplit
 
 from app.enqueue import defaults
 from app.enqueue.errors import OutputsError
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = str | os.PathLike[str]
 
 _STRING_OUTPUTS = ("service_url", "audience", "queue_path", "invoker_email")
 
@@ -115,8 +116,8 @@ class JobOutputs:
 
 def load_outputs(
     path: PathLike = defaults.OUTPUTS_PATH,
-    stack: Optional[str] = None,
-    pattern: Optional[str] = None,
+    stack: str | None = None,
+    pattern: str | None = None,
 ) -> StackOutputs:
     """Read ``path`` and return the outputs of ``stack`` (or of the only stack in the file).
 
@@ -129,8 +130,8 @@ def load_outputs(
 
 def load_job_outputs(
     path: PathLike = defaults.OUTPUTS_PATH,
-    stack: Optional[str] = None,
-    pattern: Optional[str] = None,
+    stack: str | None = None,
+    pattern: str | None = None,
 ) -> JobOutputs:
     """Read ``path`` and return the job outputs of ``stack`` (or of the only stack in the file).
 
@@ -163,9 +164,9 @@ def _read_document(path: PathLike) -> tuple[Any, str]:
 
 def parse_outputs(
     document: Any,
-    stack: Optional[str] = None,
+    stack: str | None = None,
     source: str = "outputs",
-    pattern: Optional[str] = None,
+    pattern: str | None = None,
 ) -> StackOutputs:
     """Validate a decoded outputs document and pick one stack's outputs.
 
@@ -180,9 +181,9 @@ def parse_outputs(
 
 def parse_job_outputs(
     document: Any,
-    stack: Optional[str] = None,
+    stack: str | None = None,
     source: str = "outputs",
-    pattern: Optional[str] = None,
+    pattern: str | None = None,
 ) -> JobOutputs:
     """Validate a decoded outputs document and pick one stack's job outputs.
 
@@ -205,7 +206,7 @@ def parse_job_outputs(
             f"{', '.join(sorted(values)) or 'none'} (a job pattern writes {', '.join(keys)})"
         )
     strings: dict[str, str] = {}
-    for name, key in zip(defaults.JOB_OUTPUT_NAMES, keys):
+    for name, key in zip(defaults.JOB_OUTPUT_NAMES, keys, strict=True):
         value = values[key]
         if not isinstance(value, str) or not value.strip():
             raise OutputsError(f"{where}: output {key} must be a non-empty string, got {value!r}")
@@ -216,7 +217,7 @@ def parse_job_outputs(
         raise OutputsError(f"{where}: {exc}") from None
 
 
-def _stack_values(document: Any, stack: Optional[str], source: str) -> tuple[str, dict[str, Any]]:
+def _stack_values(document: Any, stack: str | None, source: str) -> tuple[str, dict[str, Any]]:
     """The chosen stack's name and outputs (the only stack when ``stack`` is None)."""
     if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
         raise OutputsError(
@@ -240,11 +241,11 @@ def _stack_values(document: Any, stack: Optional[str], source: str) -> tuple[str
     return stack, document[stack]
 
 
-AnyOutputs = Union[StackOutputs, JobOutputs]
+AnyOutputs = StackOutputs | JobOutputs
 
 
 def write_outputs(
-    path: PathLike, outputs: Mapping[str, Union[AnyOutputs, Iterable[AnyOutputs]]]
+    path: PathLike, outputs: Mapping[str, AnyOutputs | Iterable[AnyOutputs]]
 ) -> Path:
     """Write an outputs file (same schema as cdktf's) for the given stacks; used by the demo.
 
@@ -296,7 +297,7 @@ def _job_patterns(values: Mapping[str, Any]) -> list[str]:
                   and defaults.PATTERN_RE.match(key[: -len(suffix)]))
 
 
-def _choose_job_pattern(values: Mapping[str, Any], pattern: Optional[str], where: str) -> str:
+def _choose_job_pattern(values: Mapping[str, Any], pattern: str | None, where: str) -> str:
     """The job pattern whose outputs to read; ``""`` for the unprefixed ``job_*`` ones."""
     patterns = _job_patterns(values)
     if pattern is not None:
@@ -382,7 +383,7 @@ def _check_job_outputs(out: JobOutputs) -> None:
         )
 
 
-def _choose_pattern(values: Mapping[str, Any], pattern: Optional[str], where: str) -> str:
+def _choose_pattern(values: Mapping[str, Any], pattern: str | None, where: str) -> str:
     """The pattern whose outputs to read; ``""`` for the unprefixed ones."""
     patterns = _patterns(values)
     if pattern is not None:
@@ -485,7 +486,7 @@ def _check_url(url: str, what: str) -> None:
 
 def _deadline(value: Any, where: str, prefix: str = "") -> int:
     lo, hi = defaults.MIN_DISPATCH_DEADLINE_S, defaults.MAX_DISPATCH_DEADLINE_S
-    number: Optional[float] = None
+    number: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
     elif isinstance(value, str):

@@ -22,8 +22,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from google.api_core import exceptions as gexc
 
@@ -36,7 +36,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _MAX_ID = 400  # the enqueuer prefixes a 9-character hash; Cloud Tasks allows 500
 
 
-def replay_task_id(object_name: str, original_task: Optional[str]) -> str:
+def replay_task_id(object_name: str, original_task: str | None) -> str:
     """The derived task id of one dead letter's replay (same input, same id)."""
     digest = hashlib.sha256(object_name.encode("utf-8")).hexdigest()[:20]
     readable = _UNSAFE.sub("_", original_task or "")
@@ -52,7 +52,7 @@ class ReplayItem:
     status: str
     """``replayed``, ``already_on_queue`` (ALREADY_EXISTS, then marked), ``would_replay`` (dry
     run), ``raced`` (marked by another replay first) or ``failed``."""
-    error: Optional[str] = None
+    error: str | None = None
 
 
 @dataclass
@@ -90,7 +90,7 @@ def replay_dead_letters(
     *,
     storage_client: Any = None,
     dry_run: bool = False,
-    limit: Optional[int] = None,
+    limit: int | None = None,
 ) -> ReplayResult:
     """Replay every dead letter of ``bucket`` not yet replayed (at most ``limit``); see the module
     docstring. ``storage_client``: a google-cloud-storage client (default: one with ADC, or the
@@ -123,7 +123,7 @@ def _replay_one(enqueuer: TaskEnqueuer, blob: Any, meta: dict[str, str], task_id
         return ReplayItem(blob.name, task_id, "failed", f"{type(exc).__name__}: {exc}")
     status = {CREATED: "replayed", DUPLICATE: "already_on_queue"}[created.status]
     meta.update({
-        REPLAYED_AT: datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        REPLAYED_AT: datetime.now(UTC).isoformat(timespec="milliseconds"),
         REPLAYED_AS: created.name or task_id,
         REPLAYS: str(int(meta.get(REPLAYS, "0") or 0) + 1),
     })

@@ -9,8 +9,9 @@ import datetime as dt
 import hashlib
 import json
 import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Optional, TextIO
+from typing import Any, TextIO
 
 from google.cloud import tasks_v2
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -29,11 +30,11 @@ class TaskSpec:
 
     kind: str
     data: Mapping[str, Any] = field(default_factory=dict)
-    task_id: Optional[str] = None
+    task_id: str | None = None
     delay_seconds: float = 0.0
 
     @classmethod
-    def from_json(cls, obj: Any, where: str = "task") -> "TaskSpec":
+    def from_json(cls, obj: Any, where: str = "task") -> TaskSpec:
         """Build a spec from a decoded JSON object (one JSONL line)."""
         if not isinstance(obj, dict):
             raise TaskSpecError(f"{where}: expected a JSON object with keys {SPEC_KEYS}, got {type(obj).__name__}")
@@ -56,7 +57,7 @@ class BodyTaskSpec:
     exactly as the worker received it (even one that is not JSON)."""
 
     body: bytes
-    task_id: Optional[str] = None
+    task_id: str | None = None
     delay_seconds: float = 0.0
     kind: str = "replay"
     """Only names the task in error messages."""
@@ -130,11 +131,11 @@ def check_delay(delay: Any) -> float:
 
 
 def build_task(
-    spec: "TaskSpec | BodyTaskSpec",
+    spec: TaskSpec | BodyTaskSpec,
     outputs: StackOutputs,
     *,
     hash_prefix: bool = True,
-    now: Optional[dt.datetime] = None,
+    now: dt.datetime | None = None,
 ) -> tasks_v2.Task:
     """Build the HTTP POST task for ``spec``; raise ``TaskSpecError`` if it cannot be sent."""
     if isinstance(spec, BodyTaskSpec):
@@ -168,17 +169,17 @@ def finish_task(
     task: tasks_v2.Task,
     queue_path: str,
     kind: str,
-    task_id: Optional[str],
+    task_id: str | None,
     delay: float,
     *,
     hash_prefix: bool = True,
-    now: Optional[dt.datetime] = None,
+    now: dt.datetime | None = None,
 ) -> tasks_v2.Task:
     """Name ``task`` (if ``task_id``), schedule it ``delay`` s ahead, check its size."""
     if task_id is not None:
         task.name = f"{queue_path}/tasks/{task_name_id(task_id, hash_prefix)}"
     if delay > 0:
-        when = (now or dt.datetime.now(dt.timezone.utc)) + dt.timedelta(seconds=delay)
+        when = (now or dt.datetime.now(dt.UTC)) + dt.timedelta(seconds=delay)
         stamp = timestamp_pb2.Timestamp()
         stamp.FromDatetime(when)
         task.schedule_time = stamp

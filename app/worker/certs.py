@@ -71,7 +71,7 @@ def fetch_with_urllib(url: str, timeout: float) -> FetchResult:
     """Blocking GET (run in a thread); standard library only, so the image needs no HTTP client."""
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - URL validated in settings
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # URL validated in settings
             body = response.read(MAX_DOCUMENT_BYTES + 1)
             return FetchResult(
                 response.status, body, response.headers.get("Cache-Control"), response.headers.get("Age")

@@ -34,7 +34,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from app.worker.gcs import StorageRunner
@@ -81,7 +81,7 @@ class DeadLetter:
             "x-cloudtasks-taskretryreason": h.retry_reason,
             "ignored-headers": ",".join(h.invalid) or None,
             "max-attempts": self.max_attempts,
-            "dead-lettered-at": (self.at or datetime.now(timezone.utc)).isoformat(timespec="milliseconds"),
+            "dead-lettered-at": (self.at or datetime.now(UTC)).isoformat(timespec="milliseconds"),
             "body-bytes": len(self.body),
         }
         return {key: str(value) for key, value in values.items() if value is not None}

@@ -38,8 +38,8 @@ class StorageRunner:
         self.client = client if client is not None else storage.Client(project=project)
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=threads)
         # The client's session keeps 10 connections per host by default; one per thread instead.
-        self.client._http.mount("https://", adapter)  # noqa: SLF001 - the library's own session
-        self.client._http.mount("http://", adapter)  # noqa: SLF001 - emulator on loopback
+        self.client._http.mount("https://", adapter)  # the library's own session
+        self.client._http.mount("http://", adapter)  # emulator on loopback
         self._pool = cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="storage")
 
     def bucket(self, name: str) -> Any:

@@ -13,7 +13,7 @@ import contextvars
 import logging
 import sys
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -36,7 +36,7 @@ class JsonFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "severity": _SEVERITY.get(record.levelname, record.levelname),
             "message": record.getMessage(),
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="microseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="microseconds"),
             "logger": record.name,
         }
         context = task_fields.get()
@@ -62,7 +62,7 @@ class StdoutHandler(logging.StreamHandler):
         return sys.stdout
 
     @stream.setter
-    def stream(self, value) -> None:  # noqa: ANN001 - ignored, see property
+    def stream(self, value) -> None:  # ignored, see property
         pass
 
 

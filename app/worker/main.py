@@ -17,7 +17,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException, Request, Response
 from starlette.requests import ClientDisconnect
 
-from app.worker.dependencies import Components, RegistryDep, SettingsDep, StoreDep, authenticate, components_for
+from app.worker.dependencies import (
+    Components,
+    RegistryDep,
+    SettingsDep,
+    StoreDep,
+    authenticate,
+    components_for,
+)
 from app.worker.headers import CloudTasksHeaders
 from app.worker.logs import LOGGER_NAME, configure_logging, task_fields, trace_fields
 from app.worker.processing import TaskProcessor, bind_task_context, log_outcome

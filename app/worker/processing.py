@@ -32,7 +32,13 @@ from pydantic import ValidationError
 
 from app.worker.attempts import RetryLimits
 from app.worker.auth import Caller
-from app.worker.dead_letters import PERMANENT, RETRIES_EXHAUSTED, DeadLetter, DeadLetterSink, LogOnlySink
+from app.worker.dead_letters import (
+    PERMANENT,
+    RETRIES_EXHAUSTED,
+    DeadLetter,
+    DeadLetterSink,
+    LogOnlySink,
+)
 from app.worker.errors import PermanentError, TransientError
 from app.worker.handlers import HandlerRegistry, TaskContext
 from app.worker.headers import CloudTasksHeaders
@@ -135,7 +141,7 @@ class TaskProcessor:
         if key is not None:
             try:
                 claimed = await self.store.begin(key)
-            except Exception:  # noqa: BLE001 - store outage: let Cloud Tasks retry
+            except Exception:  # store outage: let Cloud Tasks retry
                 logger.exception("idempotency store failed")
                 if last:
                     return await self._dead_letter("idempotency store unavailable on the last attempt", body,
@@ -184,7 +190,7 @@ class TaskProcessor:
             await asyncio.sleep(_HOLDER_POLL_S)
             try:
                 claimed = await self.store.begin(key)
-            except Exception:  # noqa: BLE001 - store outage: answer as before (409)
+            except Exception:  # store outage: answer as before (409)
                 logger.exception("idempotency store failed while waiting for the attempt holding the task name")
                 return BeginResult.IN_PROGRESS
         return claimed
@@ -211,7 +217,7 @@ class TaskProcessor:
                             body_is_json=json_body, max_attempts=self.limits.max_attempts)
         try:
             receipt = await self.dead_letters.keep(letter)
-        except Exception:  # noqa: BLE001 - store outage: Cloud Tasks retries, nothing lost
+        except Exception:  # store outage: Cloud Tasks retries, nothing lost
             await self._release(key)
             if self.limits.is_last_attempt(headers):
                 logger.exception(
@@ -238,7 +244,7 @@ class TaskProcessor:
             return
         try:
             await self.store.complete(key)
-        except Exception:  # noqa: BLE001 - the work is done; a later duplicate may run again
+        except Exception:  # the work is done; a later duplicate may run again
             logger.exception("could not record completed task; a redelivery would run it again")
 
     async def _release(self, key: str | None) -> None:
@@ -246,7 +252,7 @@ class TaskProcessor:
             return
         try:
             await self.store.release(key)
-        except Exception:  # noqa: BLE001 - the lease will expire instead
+        except Exception:  # the lease will expire instead
             logger.exception("could not release task name; retries wait for the lease to expire")
 
 

@@ -109,7 +109,7 @@ class Settings(BaseModel):
 
     @field_validator("auth", "log_level", mode="before")
     @classmethod
-    def _normalise_case(cls, value: object, info) -> object:  # noqa: ANN001 - pydantic hook
+    def _normalise_case(cls, value: object, info) -> object:  # pydantic hook
         if not isinstance(value, str):
             return value
         value = value.strip()
