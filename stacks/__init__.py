@@ -19,7 +19,7 @@ _EXPORTS = {
     "EnvironmentSettings": "settings",
     "load_environments": "settings",
     "parse_environments": "settings",
-    "build_app": "app",
+    "build_app": "build",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,4 +1,5 @@
-"""Build the cdktf App: one TasksStack per environment."""
+"""Build the framework's App (the root of the construct tree, cdktf's or cdktn's): one
+TasksStack per environment."""
 
 from __future__ import annotations
 
