@@ -76,9 +76,9 @@ demo: setup
 
 ## bench: synth (cdktf and cdktn), worker and enqueuer benchmarks (figures side by side)
 bench: setup setup-cdktn
-	$(PY) bench/synth.py
-	$(PY) bench/worker.py
-	$(PY) bench/enqueue.py
+	$(PY) -m bench.synth
+	$(PY) -m bench.worker
+	$(PY) -m bench.enqueue
 
 ## reliability: every reliability/security check, long runs included; writes docs/RELIABILITY.md
 reliability: setup .venv-checkov/.installed

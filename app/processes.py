@@ -1,4 +1,5 @@
-"""Child-process chores shared by the demo, the emulator launcher, benches and tests."""
+"""Child-process chores of the local dev tools (the demo, the Cloud Tasks and storage emulator
+launchers, the Jobs stand-in); tests, benches and support/ reuse them. Not in the worker image."""
 
 from __future__ import annotations
 

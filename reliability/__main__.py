@@ -26,7 +26,7 @@ REPORT = ROOT / "docs" / "RELIABILITY.md"
 
 
 def infra_rows() -> list[Row]:
-    from reliability import infra_inputs, policy_cases
+    from support.cases import infra_inputs, policy_cases
 
     inputs = infra_inputs.run_all()
     cases, refused, failures = policy_cases.run_all()

@@ -10,7 +10,7 @@ What runs, all on 127.0.0.1 and all stopped at the end (also on errors, Ctrl-C a
 * one worker as the image runs it: ``uvicorn app.worker.main:app``, one process, uvloop +
   httptools, settings at their defaults (``WORKER_LOG_LEVEL=INFO``: one JSON log line per
   task, written to a file), verification on;
-* the load generator in this process (``bench/_loadgen.py``, shared with ``bench/worker.py``):
+* the load generator in this process (``support/loadgen.py``, shared with ``bench/worker.py``):
   open loop, ``rate`` requests a second on a schedule fixed in advance, keep-alive connections,
   a unique ``X-CloudTasks-TaskName`` per request and the usual Cloud Tasks headers. Latency is
   measured from each request's *scheduled* send time, so if the worker falls behind, the
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import _loadgen
+from support import loadgen
 
 DEFAULT_RATE = 500.0
 DEFAULT_DURATION = 60.0
@@ -144,32 +144,32 @@ def run_load(
     own_dir = log_dir is None
     workdir = Path(tempfile.mkdtemp(prefix="worker-load-")) if log_dir is None else Path(log_dir)
     workdir.mkdir(parents=True, exist_ok=True)
-    procs = _loadgen.Processes()
+    procs = loadgen.Processes()
     try:
-        private_pem, certs_path = _loadgen.make_key_material(workdir)
-        tokens = _loadgen.sign_tokens(private_pem, pool)
-        cert_port, certs_url = _loadgen.start_cert_server(procs, certs_path, workdir / "certs.log")
-        port = _loadgen.free_port()
+        private_pem, certs_path = loadgen.make_key_material(workdir)
+        tokens = loadgen.sign_tokens(private_pem, pool)
+        cert_port, certs_url = loadgen.start_cert_server(procs, certs_path, workdir / "certs.log")
+        port = loadgen.free_port()
         env = {key: value for key, value in os.environ.items() if not key.startswith("WORKER_")}
         env.update(
-            PYTHONPATH=str(_loadgen.REPO),
+            PYTHONPATH=str(loadgen.REPO),
             PYTHONUNBUFFERED="1",
-            WORKER_AUDIENCE=_loadgen.AUDIENCE,
-            WORKER_INVOKER_EMAIL=_loadgen.INVOKER,
+            WORKER_AUDIENCE=loadgen.AUDIENCE,
+            WORKER_INVOKER_EMAIL=loadgen.INVOKER,
             WORKER_CERTS_URL=certs_url,
-            WORKER_PROJECT_ID=_loadgen.PROJECT,
+            WORKER_PROJECT_ID=loadgen.PROJECT,
             WORKER_LOG_LEVEL=log_level,
         )
         if token_cache_size is not None:
             env["WORKER_TOKEN_CACHE_SIZE"] = str(token_cache_size)
-        worker = procs.start(_loadgen.uvicorn_args("app.worker.main:app", port), env, workdir / "worker.log")
-        _loadgen.wait_http(port, "/healthz", worker)
-        factory = _loadgen.RequestFactory(port, tokens, f"load-{int(time.time())}", body=BODY)
+        worker = procs.start(loadgen.uvicorn_args("app.worker.main:app", port), env, workdir / "worker.log")
+        loadgen.wait_http(port, "/healthz", worker)
+        factory = loadgen.RequestFactory(port, tokens, f"load-{int(time.time())}", body=BODY)
         load_before = os.getloadavg()[0]
-        measured = _loadgen.measure(
-            lambda: _loadgen.fixed_rate(port, factory, rate, duration, connections), worker.pid
+        measured = loadgen.measure(
+            lambda: loadgen.fixed_rate(port, factory, rate, duration, connections), worker.pid
         )
-        fetches = _loadgen.cert_hits(cert_port)
+        fetches = loadgen.cert_hits(cert_port)
         if worker.poll() is not None:
             raise RuntimeError(f"the worker exited during the run ({worker.returncode}); log in {workdir}")
     finally:

@@ -28,13 +28,13 @@ tokens) run only here.
 NOTES = """
 ## What each row runs
 
-- **Bad input, infrastructure**: `reliability/infra_inputs.py` holds the cases as data
+- **Bad input, infrastructure**: `support/cases/infra_inputs.py` holds the cases as data
   (names, ranges, members, cross-resource rules, wrong types, empty strings, unicode, white
   space, token-valued edge cases) across the four constructs, the environment file and the
   deploy settings. Each invalid case is built in a fresh `cdktf.App`: it must raise
   `ConfigurationError` whose parameter is the expected one, with no stack file written and
   no construct left behind; each valid neighbour must synthesize with the policy check on.
-- **Policy**: `reliability/policy_cases.py` breaks the shipped pattern through
+- **Policy**: `support/cases/policy_cases.py` breaks the shipped pattern through
   `add_override` and hand-written resources; the synth must fail with a message naming the
   resource and write nothing.
 - **checkov**: checkov runs in its own virtualenv (`.venv-checkov`) with the custom checks

@@ -20,7 +20,7 @@ For every token:
   from google-auth only through one of them: it never accepts a token google-auth and the
   documented checks refuse except under a :data:`LOOSER` rule.
 
-``make test`` runs a few hundred tokens from a fixed seed (tests/app/test_worker_token_fuzz.py);
+``make test`` runs a few hundred tokens from a fixed seed (tests/reliability/test_token_fuzz.py);
 ``make reliability`` runs the long one::
 
     .venv/bin/python -m reliability.token_fuzz                  # 10,000 tokens, seed 2026
@@ -952,20 +952,20 @@ class Tally:
 @dataclass
 class Workers:
     """A certificate endpoint and two workers (cached, uncached) on 127.0.0.1, all stopped by
-    :meth:`stop`; built from ``bench/_loadgen.py``'s process helpers."""
+    :meth:`stop`; built from ``support/loadgen.py``'s process helpers."""
 
     workdir: Path
     target: FuzzTarget | None = None
     logs: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from bench import _loadgen
+        from support import loadgen
 
-        self._loadgen = _loadgen
-        self.procs = _loadgen.Processes()
+        self._loadgen = loadgen
+        self.procs = loadgen.Processes()
 
     def start(self) -> FuzzTarget:
-        from app.worker.testing import make_key
+        from support.tokens import make_key
 
         loadgen = self._loadgen
         identity = Identity(loadgen.AUDIENCE, loadgen.INVOKER, loadgen.KID, "bench-key-0")

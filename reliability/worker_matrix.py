@@ -66,14 +66,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.worker.testing import google_claims
-from bench import _loadgen
+from support import loadgen
+from support.tokens import google_claims
 
-AUDIENCE = _loadgen.AUDIENCE
-INVOKER = _loadgen.INVOKER
-KID = _loadgen.KID
+AUDIENCE = loadgen.AUDIENCE
+INVOKER = loadgen.INVOKER
+KID = loadgen.KID
 SPARE_KID = "bench-key-0"
-"""The other key the certificate endpoint publishes (see ``_loadgen.make_key_material``)."""
+"""The other key the certificate endpoint publishes (see ``loadgen.make_key_material``)."""
 MAX_BODY = 1024 * 1024
 CLOCK_SKEW = 30
 
@@ -776,7 +776,7 @@ class MatrixWorker:
         self._own_dir = log_dir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="worker-matrix-")) if log_dir is None else Path(log_dir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.procs = _loadgen.Processes()
+        self.procs = loadgen.Processes()
         self.port = 0
         self.kit: Kit | None = None
         self.process: Any = None
@@ -793,7 +793,7 @@ class MatrixWorker:
         self.stop()
 
     def start(self) -> None:
-        private_pem, certs_path = _loadgen.make_key_material(self.workdir)
+        private_pem, certs_path = loadgen.make_key_material(self.workdir)
         cert_pem = json.loads(certs_path.read_text())[KID]
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
@@ -804,11 +804,11 @@ class MatrixWorker:
             .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
             .decode()
         )
-        _, certs_url = _loadgen.start_cert_server(self.procs, certs_path, self.workdir / "certs.log")
-        self.port = _loadgen.free_port()
+        _, certs_url = loadgen.start_cert_server(self.procs, certs_path, self.workdir / "certs.log")
+        self.port = loadgen.free_port()
         env = {key: value for key, value in os.environ.items() if not key.startswith("WORKER_")}
         env.update(
-            PYTHONPATH=str(_loadgen.REPO),
+            PYTHONPATH=str(loadgen.REPO),
             PYTHONUNBUFFERED="1",
             WORKER_AUTH="required",
             WORKER_AUDIENCE=AUDIENCE,
@@ -817,10 +817,10 @@ class MatrixWorker:
             WORKER_CLOCK_SKEW_SECONDS=str(CLOCK_SKEW),
             WORKER_MAX_BODY_BYTES=str(MAX_BODY),
         )
-        args = _loadgen.uvicorn_args("reliability.worker_matrix:create_matrix_app", self.port, "--factory")
+        args = loadgen.uvicorn_args("reliability.worker_matrix:create_matrix_app", self.port, "--factory")
         self.process = self.procs.start(args, env, self.workdir / "worker.log")
         self.kit = Kit(private_pem, cert_pem, public_pem)
-        _loadgen.wait_http(self.port, "/healthz", self.process)
+        loadgen.wait_http(self.port, "/healthz", self.process)
 
     def stop(self) -> None:
         self.procs.stop_all()

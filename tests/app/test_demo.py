@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from app import demo
-from tests.processes import live_children
+from support.processes import live_children
 
 # Shaped like cdktf.out/stacks/dev/cdk.tf.json; logical ids deliberately unlike the real ones.
 STACK = {

@@ -21,12 +21,8 @@ from google.oauth2 import id_token
 from app.demo import HANDLED, REJECTED, WorkerProcess
 from app.emulator import Emulator, EmulatorError
 from app.oidc_standin import CERTS_PATH, OidcSigner, service_account_subject
-from tests.processes import live_children
-
-if __package__:
-    from ._emulator import PROJECT, admin_client, emulator, queue_path, receiver  # noqa: F401
-else:
-    from _emulator import PROJECT, admin_client, emulator, queue_path, receiver  # noqa: F401
+from support.processes import live_children
+from tests.plugins.emulator import PROJECT
 
 INVOKER = f"invoker@{PROJECT}.iam.gserviceaccount.com"
 AUDIENCE = "https://worker.example.test"

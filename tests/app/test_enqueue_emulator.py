@@ -6,16 +6,11 @@ import dataclasses
 import json
 import time
 
-
 from app.emulator import Emulator
 from app.enqueue import TaskEnqueuer, TaskSpec, cli, write_outputs
 from app.enqueue import enqueuer as enqueuer_mod
 from app.enqueue.client import make_client
-
-if __package__:
-    from ._emulator import admin_client, emulator, outputs_for, queue_path, receiver, write_outputs_file  # noqa: F401
-else:
-    from _emulator import admin_client, emulator, outputs_for, queue_path, receiver, write_outputs_file  # noqa: F401
+from tests.plugins.emulator import outputs_for, write_outputs_file
 
 
 def test_task_is_delivered_as_json_post_to_tasks_path(emulator, queue_path, receiver):

@@ -13,13 +13,12 @@ import time
 
 import pytest
 
-from _emulator import admin_client, emulator, outputs_for, queue_path, receiver  # noqa: F401 - fixtures
-from _storage import bucket_name, gcs_client, storage_emulator  # noqa: F401 - fixtures
 from app.demo import DEAD_LETTER, REJECTED, WorkerProcess
 from app.enqueue import BodyTaskSpec, StackOutputs, TaskEnqueuer
 from app.enqueue.cli import main, replay_main
 from app.enqueue.replay import REPLAYED_AS, REPLAYED_AT, replay_dead_letters, replay_task_id
 from app.enqueue.tasks import task_name_id
+from tests.plugins.emulator import outputs_for
 
 BAD_EMAIL = {"to": ["ada@example.invalid"], "subject": "hi"}
 

@@ -11,11 +11,7 @@ from google.cloud import tasks_v2
 
 from app.enqueue import TaskEnqueuer, TaskSpec
 from app.enqueue.client import default_retry
-
-if __package__:
-    from ._emulator import outputs_for
-else:
-    from _emulator import outputs_for
+from tests.plugins.emulator import outputs_for
 
 QUEUE = "projects/p/locations/us-central1/queues/q"
 

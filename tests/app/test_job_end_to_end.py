@@ -11,12 +11,8 @@ import pytest
 from app.enqueue import JobEnqueuer, JobOutputs, JobSpec, cli, write_outputs
 from app.job import EXIT_FAILED, EXIT_UNKNOWN_KIND
 from app.jobs_standin import JobsStandin
-from tests.processes import live_children
-
-if __package__:
-    from ._emulator import PROJECT, LOCATION, admin_client, emulator, queue_path  # noqa: F401
-else:
-    from _emulator import PROJECT, LOCATION, admin_client, emulator, queue_path  # noqa: F401
+from support.processes import live_children
+from tests.plugins.emulator import LOCATION, PROJECT
 
 JOB = "reindex"
 SOURCES = [f"gs://photos/{i:02d}.png" for i in range(8)]

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from app.jobs_standin import JobsStandin, RequestError, parse_run_request
-from tests.processes import live_children
+from support.processes import live_children
 
 JOB = "projects/p/locations/us-central1/jobs/j"
 PAYLOAD = json.dumps({"kind": "echo", "data": {"n": 1}})

@@ -9,7 +9,6 @@ import socket
 import pytest
 from google.api_core.exceptions import PreconditionFailed
 
-from _storage import bucket_name, gcs_client, storage_emulator  # noqa: F401 - fixtures
 from app.storage_emulator import StorageEmulator
 
 

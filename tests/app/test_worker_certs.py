@@ -11,7 +11,14 @@ import time
 import pytest
 from cryptography import x509
 
-from app.worker.certs import CertCache, CertsUnavailableError, FetchResult, parse_certs, parse_max_age
+from app.worker.certs import (
+    CertCache,
+    CertsUnavailableError,
+    FetchResult,
+    parse_certs,
+    parse_max_age,
+)
+from tests.plugins.worker import KID
 
 
 class Clock:
@@ -44,8 +51,8 @@ class FakeEndpoint:
 
 
 @pytest.fixture
-def document(signing_key, wk) -> dict:
-    return {wk.KID: signing_key.cert_pem}
+def document(signing_key) -> dict:
+    return {KID: signing_key.cert_pem}
 
 
 def make_cache(endpoint, clock=None, **kwargs) -> CertCache:
@@ -69,26 +76,26 @@ def test_parse_max_age(header, age, expected):
     assert parse_max_age(header, age) == expected
 
 
-def test_pem_document_parses_into_verifiers(document, wk):
+def test_pem_document_parses_into_verifiers(document):
     keys = parse_certs(json.dumps(document).encode())
-    assert list(keys) == [wk.KID]
+    assert list(keys) == [KID]
 
 
-def test_jwk_set_parses_too(signing_key, make_token, wk):
+def test_jwk_set_parses_too(signing_key, make_token):
     public = x509.load_pem_x509_certificate(signing_key.cert_pem.encode()).public_key().public_numbers()
 
     def b64(number: int) -> str:
         return base64.urlsafe_b64encode(number.to_bytes((number.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
 
     jwks = {"keys": [
-        {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": wk.KID, "n": b64(public.n), "e": b64(public.e)},
+        {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": KID, "n": b64(public.n), "e": b64(public.e)},
         {"kty": "EC", "kid": "ec-key", "crv": "P-256", "x": "AA", "y": "AA"},
     ]}  # fmt: skip
     keys = parse_certs(json.dumps(jwks).encode())
-    assert list(keys) == [wk.KID]
+    assert list(keys) == [KID]
     header, payload, signature = make_token().split(".")
     padded = signature + "=" * (-len(signature) % 4)
-    assert keys[wk.KID].verify(f"{header}.{payload}".encode(), base64.urlsafe_b64decode(padded))
+    assert keys[KID].verify(f"{header}.{payload}".encode(), base64.urlsafe_b64decode(padded))
 
 
 @pytest.mark.parametrize("body", [b"[]", b"{}", b'{"keys": []}', b"not json", b'{"k": "not a pem"}'])
@@ -97,58 +104,58 @@ def test_unusable_documents_are_rejected(body):
         parse_certs(body)
 
 
-def test_cached_until_max_age_then_refreshed(document, wk):
+def test_cached_until_max_age_then_refreshed(document):
     endpoint, clock = FakeEndpoint(document), Clock()
     cache = make_cache(endpoint, clock)
 
     async def scenario():
         for _ in range(100):
-            assert await cache.verifier_for(wk.KID) is not None
+            assert await cache.verifier_for(KID) is not None
         assert endpoint.calls == 1
         clock.now += 599
-        await cache.verifier_for(wk.KID)
+        await cache.verifier_for(KID)
         assert endpoint.calls == 1
         clock.now += 2
-        await cache.verifier_for(wk.KID)
+        await cache.verifier_for(KID)
         assert endpoint.calls == 2
 
     asyncio.run(scenario())
 
 
-def test_max_age_is_clamped(document, wk):
+def test_max_age_is_clamped(document):
     endpoint, clock = FakeEndpoint(document, cache_control="max-age=0"), Clock()
     cache = make_cache(endpoint, clock, min_ttl=60)
 
     async def scenario():
         for _ in range(10):
-            await cache.verifier_for(wk.KID)
+            await cache.verifier_for(KID)
         assert endpoint.calls == 1  # max-age=0 does not mean "fetch per request"
         clock.now += 61
-        await cache.verifier_for(wk.KID)
+        await cache.verifier_for(KID)
         assert endpoint.calls == 2
 
     asyncio.run(scenario())
 
 
-def test_concurrent_callers_share_one_fetch(document, wk):
+def test_concurrent_callers_share_one_fetch(document):
     endpoint = FakeEndpoint(document)
     endpoint.delay = 0.2
     cache = make_cache(endpoint)
 
     async def scenario():
-        results = await asyncio.gather(*(cache.verifier_for(wk.KID) for _ in range(50)))
+        results = await asyncio.gather(*(cache.verifier_for(KID) for _ in range(50)))
         assert all(result is not None for result in results)
 
     asyncio.run(scenario())
     assert endpoint.calls == 1
 
 
-def test_unknown_kid_refresh_is_rate_limited(document, wk):
+def test_unknown_kid_refresh_is_rate_limited(document):
     endpoint, clock = FakeEndpoint(document), Clock()
     cache = make_cache(endpoint, clock, unknown_kid_interval=30)
 
     async def scenario():
-        await cache.verifier_for(wk.KID)
+        await cache.verifier_for(KID)
         for _ in range(20):
             assert await cache.verifier_for("nope") is None
         assert endpoint.calls == 1  # the first fetch was just now
@@ -160,7 +167,7 @@ def test_unknown_kid_refresh_is_rate_limited(document, wk):
     asyncio.run(scenario())
 
 
-def test_nothing_cached_and_endpoint_down_fails_closed_with_backoff(document, wk):
+def test_nothing_cached_and_endpoint_down_fails_closed_with_backoff(document):
     endpoint, clock = FakeEndpoint(document), Clock()
     endpoint.fail = True
     cache = make_cache(endpoint, clock, failure_backoff=5)
@@ -168,52 +175,52 @@ def test_nothing_cached_and_endpoint_down_fails_closed_with_backoff(document, wk
     async def scenario():
         for _ in range(10):
             with pytest.raises(CertsUnavailableError):
-                await cache.verifier_for(wk.KID)
+                await cache.verifier_for(KID)
         assert endpoint.calls == 1
         clock.now += 6
         endpoint.fail = False
-        assert await cache.verifier_for(wk.KID) is not None
+        assert await cache.verifier_for(KID) is not None
         assert endpoint.calls == 2
 
     asyncio.run(scenario())
 
 
-def test_stale_keys_serve_for_a_grace_period_when_refresh_fails(document, wk):
+def test_stale_keys_serve_for_a_grace_period_when_refresh_fails(document):
     endpoint, clock = FakeEndpoint(document), Clock()
     cache = make_cache(endpoint, clock, stale_grace=3600, failure_backoff=5)
 
     async def scenario():
-        await cache.verifier_for(wk.KID)
+        await cache.verifier_for(KID)
         endpoint.fail = True
         clock.now += 601  # expired
-        assert await cache.verifier_for(wk.KID) is not None  # stale but within grace
+        assert await cache.verifier_for(KID) is not None  # stale but within grace
         assert not cache.fresh
         clock.now += 3600  # past the grace period
         with pytest.raises(CertsUnavailableError):
-            await cache.verifier_for(wk.KID)
+            await cache.verifier_for(KID)
 
     asyncio.run(scenario())
 
 
-def test_http_error_status_counts_as_failure(document, wk):
+def test_http_error_status_counts_as_failure(document):
     def fetcher(url: str, timeout: float) -> FetchResult:
         return FetchResult(503, b"", None, None)
 
     cache = CertCache("https://x/certs", fetcher=fetcher, clock=Clock())
     with pytest.raises(CertsUnavailableError):
-        asyncio.run(cache.verifier_for(wk.KID))
+        asyncio.run(cache.verifier_for(KID))
 
 
-def test_real_endpoint_over_http(cert_server, wk):
+def test_real_endpoint_over_http(cert_server):
     cache = CertCache(cert_server.url)
 
     async def scenario():
         for _ in range(20):
-            assert await cache.verifier_for(wk.KID) is not None
+            assert await cache.verifier_for(KID) is not None
 
     asyncio.run(scenario())
     assert cert_server.hits == 1
-    assert cache.kids == {"test-key-0", wk.KID}
+    assert cache.kids == {"test-key-0", KID}
 
 
 def _certificate(public_key, signing_key, name: str) -> str:
@@ -235,11 +242,11 @@ def _certificate(public_key, signing_key, name: str) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def test_key_version_follows_the_key_material_not_the_certificate(signing_key, spare_key, wk):
+def test_key_version_follows_the_key_material_not_the_certificate(signing_key, spare_key):
     from cryptography.hazmat.primitives import serialization
 
     private = serialization.load_pem_private_key(signing_key.private_pem.encode(), None)
-    endpoint, clock = FakeEndpoint({wk.KID: signing_key.cert_pem}), Clock()
+    endpoint, clock = FakeEndpoint({KID: signing_key.cert_pem}), Clock()
     cache = make_cache(endpoint, clock)
 
     async def refresh_to(document: dict) -> int:
@@ -249,23 +256,23 @@ def test_key_version_follows_the_key_material_not_the_certificate(signing_key, s
         return cache.key_version
 
     async def scenario():
-        first = await refresh_to({wk.KID: signing_key.cert_pem})
+        first = await refresh_to({KID: signing_key.cert_pem})
         renewed = _certificate(private.public_key(), private, "the same key, renewed")
         assert renewed != signing_key.cert_pem
-        assert await refresh_to({wk.KID: renewed}) == first  # same key: cached tokens stay
-        assert await refresh_to({wk.KID: spare_key.cert_pem}) == first + 1  # same kid, new key
-        added = {wk.KID: spare_key.cert_pem, "other": spare_key.cert_pem}
+        assert await refresh_to({KID: renewed}) == first  # same key: cached tokens stay
+        assert await refresh_to({KID: spare_key.cert_pem}) == first + 1  # same kid, new key
+        added = {KID: spare_key.cert_pem, "other": spare_key.cert_pem}
         assert await refresh_to(added) == first + 2  # a kid added
 
     asyncio.run(scenario())
 
 
-def test_non_rsa_certificates_are_skipped(signing_key, wk):
+def test_non_rsa_certificates_are_skipped(signing_key):
     from cryptography.hazmat.primitives.asymmetric import ec
 
     ec_key = ec.generate_private_key(ec.SECP256R1())
     ec_pem = _certificate(ec_key.public_key(), ec_key, "an EC key")
-    keys = parse_certs(json.dumps({"ec-key": ec_pem, wk.KID: signing_key.cert_pem}).encode())
-    assert list(keys) == [wk.KID]  # an EC key as an RSA verifier would raise TypeError per token
+    keys = parse_certs(json.dumps({"ec-key": ec_pem, KID: signing_key.cert_pem}).encode())
+    assert list(keys) == [KID]  # an EC key as an RSA verifier would raise TypeError per token
     with pytest.raises(ValueError, match="no RSA keys"):
         parse_certs(json.dumps({"ec-key": ec_pem}).encode())

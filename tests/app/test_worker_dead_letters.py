@@ -10,14 +10,14 @@ import threading
 import pytest
 from pydantic import BaseModel
 
-from _storage import bucket_name, gcs_client, storage_emulator, storage_env  # noqa: F401 - fixtures
 from app.worker.dead_letters import object_name
 from app.worker.dependencies import get_store
-from app.worker.idempotency import InMemoryIdempotencyStore
 from app.worker.errors import PermanentError, TransientError
 from app.worker.handlers import HandlerRegistry, TaskContext
 from app.worker.headers import CloudTasksHeaders
+from app.worker.idempotency import InMemoryIdempotencyStore
 from app.worker.settings import Settings, SettingsError
+from tests.plugins.worker import task_headers
 
 
 class Job(BaseModel):
@@ -56,11 +56,11 @@ def make(make_worker, worker_settings, registry, storage_env, bucket_name):
 
 
 @pytest.fixture
-def post(wk, make_token):
+def post(make_token):
     token = make_token()
 
     def send(worker, body=None, *, name="t-1", retry=0, content=None):
-        headers = wk.task_headers(token, name=name, queue="orders", **{"X-CloudTasks-TaskRetryCount": str(retry),
+        headers = task_headers(token, name=name, queue="orders", **{"X-CloudTasks-TaskRetryCount": str(retry),
                                                                      "X-CloudTasks-TaskExecutionCount": str(retry)})
         if content is not None:
             return worker.post("/tasks", content=content, headers=headers)

@@ -3,6 +3,7 @@ worker with nothing but the image's pinned packages on the path."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -92,6 +93,37 @@ def test_dockerignore_is_an_allow_list():
     assert {"!app/__init__.py", "!app/requirements.txt", "!app/worker/", "!app/job/"} <= set(lines)
 
 
+def image_files() -> list[Path]:
+    """Every file the image's COPY instructions take from the build context."""
+    files = []
+    for copy in instructions("COPY"):
+        source = APP.parent / copy.split()[0]
+        files += sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+    return [file for file in files if "__pycache__" not in file.parts]
+
+
+def test_image_ships_no_test_or_evidence_code():
+    """Nothing from tests/, support/, bench/ or reliability/ is copied, no test helper module
+    hides under app/worker/ or app/job/, and every first-party import in the image resolves to
+    a file the image holds."""
+    repo = APP.parent
+    shipped = {file.relative_to(repo).as_posix() for file in image_files()}
+    assert "app/worker/main.py" in shipped and "app/job/main.py" in shipped
+    assert not {path for path in shipped if path.split("/")[0] in {"tests", "support", "bench", "reliability"}}
+    assert not {path for path in shipped if Path(path).name in {"testing.py", "conftest.py"}
+                or Path(path).name.startswith("test_")}
+    for path in sorted(p for p in shipped if p.endswith(".py")):
+        for node in ast.walk(ast.parse((repo / path).read_text())):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            for module in modules:
+                top = module.split(".")[0]
+                assert top not in {"tests", "support", "bench", "reliability", "constructs_lib", "stacks"}, (path, module)
+                if top == "app":
+                    as_path = module.replace(".", "/")
+                    assert {f"{as_path}.py", f"{as_path}/__init__.py"} & shipped, f"{path} imports {module}, not in the image"
+
+
 def test_requirements_are_exact_pins_matching_the_tested_versions():
     for name, version in pins().items():
         assert metadata.version(name) == version, f"{name}: image pins {version}, tests ran {metadata.version(name)}"
@@ -115,7 +147,7 @@ def test_requirements_are_a_complete_closure():
             assert requirement.specifier.contains(pinned[dependency], prereleases=True), (name, spec)
 
 
-def test_worker_runs_with_only_the_pinned_packages(tmp_path, wk):
+def test_worker_runs_with_only_the_pinned_packages(tmp_path):
     """Mirror the image: a path holding just the pinned distributions' files, no site-packages."""
     site = tmp_path / "site"
     for name in pins():

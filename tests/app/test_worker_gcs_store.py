@@ -8,9 +8,15 @@ import asyncio
 
 import pytest
 
-from _storage import bucket_name, gcs_client, storage_emulator  # noqa: F401 - fixtures
 from app.worker.gcs import StorageRunner
-from app.worker.gcs_store import DONE, RELEASED, STARTED, GcsIdempotencyStore, LeaseLostError, object_name
+from app.worker.gcs_store import (
+    DONE,
+    RELEASED,
+    STARTED,
+    GcsIdempotencyStore,
+    LeaseLostError,
+    object_name,
+)
 from app.worker.idempotency import BeginResult
 
 

@@ -8,6 +8,8 @@ import subprocess
 import urllib.error
 import urllib.request
 
+from tests.plugins.worker import AUDIENCE, INVOKER, json_lines, task_headers
+
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, dict]:
     request = urllib.request.Request(url + "/tasks", data=body, headers=headers, method="POST")
@@ -32,7 +34,7 @@ def raw_exchange(port: int, parts: list[bytes]) -> bytes:
         return answer
 
 
-def test_missing_identity_settings_stop_startup(live_worker, wk):
+def test_missing_identity_settings_stop_startup(live_worker):
     worker = live_worker(wait=False, WORKER_AUTH="required", WORKER_AUDIENCE="https://x-uc.a.run.app")
     try:
         code = worker.process.wait(timeout=20)
@@ -40,7 +42,7 @@ def test_missing_identity_settings_stop_startup(live_worker, wk):
         raise AssertionError("worker kept running with invalid settings") from None
     assert code != 0
     output = worker.output()
-    critical = [r for r in wk.json_lines(output) if r.get("severity") == "CRITICAL"]
+    critical = [r for r in json_lines(output) if r.get("severity") == "CRITICAL"]
     assert critical, output
     assert "WORKER_INVOKER_EMAIL must be set when WORKER_AUTH=required" in critical[0]["message"]
     assert "Application startup failed" in output
@@ -52,12 +54,12 @@ def test_invalid_value_stops_startup(live_worker):
     assert "WORKER_MAX_BODY_BYTES: Input should be greater than or equal to 1 (got '-5')" in worker.output()
 
 
-def test_auth_disabled_serves_without_token_and_warns(live_worker, wk):
+def test_auth_disabled_serves_without_token_and_warns(live_worker):
     worker = live_worker(WORKER_AUTH="disabled", WORKER_SOMETHING_ELSE="typo")
-    status, _, body = post(worker.url, b'{"kind":"echo","data":{"hi":1}}', wk.task_headers(None, name="live-1"))
+    status, _, body = post(worker.url, b'{"kind":"echo","data":{"hi":1}}', task_headers(None, name="live-1"))
     assert status == 200
     assert body["result"] == {"hi": 1}
-    records = wk.json_lines(worker.output())
+    records = json_lines(worker.output())
     warnings = [r["message"] for r in records if r["severity"] == "WARNING"]
     assert any("WORKER_AUTH=disabled" in message for message in warnings)
     assert any("WORKER_SOMETHING_ELSE" in message for message in warnings)
@@ -65,19 +67,19 @@ def test_auth_disabled_serves_without_token_and_warns(live_worker, wk):
     assert done and done[0]["task"] == "live-1"
 
 
-def test_verification_over_real_http_fetches_certificates_once(live_worker, cert_server, wk, make_token):
-    worker = live_worker(WORKER_AUDIENCE=wk.AUDIENCE, WORKER_INVOKER_EMAIL=wk.INVOKER, WORKER_CERTS_URL=cert_server.url)
+def test_verification_over_real_http_fetches_certificates_once(live_worker, cert_server, make_token):
+    worker = live_worker(WORKER_AUDIENCE=AUDIENCE, WORKER_INVOKER_EMAIL=INVOKER, WORKER_CERTS_URL=cert_server.url)
     body = b'{"kind":"echo","data":{}}'
     for i in range(25):
-        status, _, _ = post(worker.url, body, wk.task_headers(make_token(sub=f"s{i}"), name=f"t{i}"))
+        status, _, _ = post(worker.url, body, task_headers(make_token(sub=f"s{i}"), name=f"t{i}"))
         assert status == 200
     assert cert_server.hits == 1
-    status, headers, _ = post(worker.url, body, wk.task_headers(make_token(aud="https://other.a.run.app"), name="x"))
+    status, headers, _ = post(worker.url, body, task_headers(make_token(aud="https://other.a.run.app"), name="x"))
     assert status == 403
-    status, headers, _ = post(worker.url, body, wk.task_headers(None, name="y"))
+    status, headers, _ = post(worker.url, body, task_headers(None, name="y"))
     assert status == 401
     assert headers["www-authenticate"].startswith("Bearer")
-    status, _, answer = post(worker.url, body, wk.task_headers(make_token(), name="t0"))
+    status, _, answer = post(worker.url, body, task_headers(make_token(), name="t0"))
     assert (status, answer["status"]) == (200, "duplicate")
 
 

@@ -12,6 +12,7 @@ from app.worker.settings import (
     load_settings,
     unknown_env_names,
 )
+from tests.plugins.worker import task_headers
 
 REQUIRED = {
     "WORKER_AUDIENCE": "https://worker-abc-uc.a.run.app",
@@ -132,11 +133,11 @@ def test_get_settings_is_the_overridable_dependency(monkeypatch):
         load_settings.cache_clear()
 
 
-def test_dependency_override_replaces_the_environment(make_worker, wk, monkeypatch):
+def test_dependency_override_replaces_the_environment(make_worker, monkeypatch):
     monkeypatch.delenv("WORKER_AUTH", raising=False)
     monkeypatch.delenv("WORKER_AUDIENCE", raising=False)
     worker = make_worker(Settings(auth="disabled", retry_after_seconds=3))
-    response = worker.post("/tasks", json={"kind": "echo", "data": {}}, headers=wk.task_headers(None))
+    response = worker.post("/tasks", json={"kind": "echo", "data": {}}, headers=task_headers(None))
     assert response.status_code == 200
 
 

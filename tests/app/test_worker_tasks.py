@@ -9,6 +9,7 @@ from app.worker.errors import PermanentError, RateLimitedError, TransientError
 from app.worker.handlers import HandlerRegistry, TaskContext
 from app.worker.idempotency import BeginResult, InMemoryIdempotencyStore
 from app.worker.settings import Settings
+from tests.plugins.worker import task_headers
 
 
 class Job(BaseModel):
@@ -75,11 +76,11 @@ def worker(make_worker, worker_settings, recorder, store):
 
 
 @pytest.fixture
-def send(worker, wk, make_token):
+def send(worker, make_token):
     token = make_token()
 
     def send(body=None, name="task-1", queue="default", content=None, **headers):
-        all_headers = wk.task_headers(token, name=name, queue=queue, **headers)
+        all_headers = task_headers(token, name=name, queue=queue, **headers)
         if content is not None:
             return worker.post("/tasks", content=content, headers=all_headers)
         return worker.post("/tasks", json=body, headers=all_headers)
@@ -183,9 +184,9 @@ def test_permanent_error_is_not_run_again(send, recorder):
     assert len(recorder.runs) == 1
 
 
-def test_dead_letter_body_excerpt_is_bounded(make_worker, worker_settings, recorder, wk, make_token, worker_logs):
+def test_dead_letter_body_excerpt_is_bounded(make_worker, worker_settings, recorder, make_token, worker_logs):
     worker = make_worker(worker_settings.model_copy(update={"dead_letter_body_bytes": 10}))
-    worker.post("/tasks", content=b"x" * 500, headers=wk.task_headers(make_token()))
+    worker.post("/tasks", content=b"x" * 500, headers=task_headers(make_token()))
     record = [r for r in worker_logs() if r.get("dead_letter")][0]
     assert record["body"] == "x" * 10
     assert record["body_truncated"] is True
@@ -211,25 +212,25 @@ def test_sync_handler_runs_in_a_worker_thread(send):
     assert response.json()["result"]["thread"] != "MainThread"
 
 
-def test_body_over_the_limit_is_413(make_worker, worker_settings, recorder, wk, make_token):
+def test_body_over_the_limit_is_413(make_worker, worker_settings, recorder, make_token):
     worker = make_worker(worker_settings.model_copy(update={"max_body_bytes": 100}), registry=recorder.registry)
-    headers = wk.task_headers(make_token())
+    headers = task_headers(make_token())
     ok = worker.post("/tasks", json={"kind": "count", "data": {"id": "a" * 50}}, headers=headers)
     assert ok.status_code == 200
     big = {"kind": "count", "data": {"id": "a" * 100}}
-    too_big = worker.post("/tasks", json=big, headers=wk.task_headers(make_token(), name="big"))
+    too_big = worker.post("/tasks", json=big, headers=task_headers(make_token(), name="big"))
     assert too_big.status_code == 413
     assert recorder.runs == [("count", "task-1", 0)]
 
 
-def test_streamed_body_over_the_limit_is_413(make_worker, worker_settings, recorder, wk, make_token):
+def test_streamed_body_over_the_limit_is_413(make_worker, worker_settings, recorder, make_token):
     worker = make_worker(worker_settings.model_copy(update={"max_body_bytes": 100}), registry=recorder.registry)
 
     def chunks():
         for _ in range(10):
             yield b"x" * 50
 
-    response = worker.post("/tasks", content=chunks(), headers=wk.task_headers(make_token()))
+    response = worker.post("/tasks", content=chunks(), headers=task_headers(make_token()))
     assert response.status_code == 413
     assert recorder.runs == []
 
@@ -238,11 +239,11 @@ def test_default_limit_is_cloud_tasks_max_task_size():
     assert Settings(auth="disabled").max_body_bytes == 1024 * 1024
 
 
-def test_example_kinds(make_worker, wk):
+def test_example_kinds(make_worker):
     worker = make_worker(Settings(auth="disabled"))
 
     def run(kind, data):
-        return worker.post("/tasks", json={"kind": kind, "data": data}, headers=wk.task_headers(name=None)).json()
+        return worker.post("/tasks", json={"kind": kind, "data": data}, headers=task_headers(name=None)).json()
 
     assert run("echo", {"anything": [1, 2]})["result"] == {"anything": [1, 2]}
     email = run("send_email", {"to": ["ada@example.com"], "subject": "Hello", "body": "Hi"})
@@ -258,9 +259,9 @@ def test_example_kinds(make_worker, wk):
     assert run("resize_image", {"source": "gs://b/c.png", "width": 0, "height": 1})["status"] == "dead_letter"
 
 
-def test_auth_disabled_runs_tasks_without_token_and_warns(make_worker, wk, worker_logs):
+def test_auth_disabled_runs_tasks_without_token_and_warns(make_worker, worker_logs):
     worker = make_worker(Settings(auth="disabled"))
-    response = worker.post("/tasks", json={"kind": "echo", "data": {}}, headers=wk.task_headers(None))
+    response = worker.post("/tasks", json={"kind": "echo", "data": {}}, headers=task_headers(None))
     assert response.status_code == 200
     warnings = [r for r in worker_logs() if r["severity"] == "WARNING" and "WORKER_AUTH=disabled" in r["message"]]
     assert len(warnings) == 1
@@ -292,12 +293,12 @@ def test_task_log_line_carries_task_queue_kind_and_trace(send, worker_logs):
     assert isinstance(record["duration_ms"], float)
 
 
-def test_no_trace_without_project(make_worker, wk, worker_logs):
+def test_no_trace_without_project(make_worker, worker_logs):
     worker = make_worker(Settings(auth="disabled"))
     worker.post(
         "/tasks",
         json={"kind": "echo", "data": {}},
-        headers=wk.task_headers(None, **{"X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/1;o=1"}),
+        headers=task_headers(None, **{"X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/1;o=1"}),
     )
     record = [r for r in worker_logs() if r.get("status") == "done"][0]
     assert "logging.googleapis.com/trace" not in record

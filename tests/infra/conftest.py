@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 
 from constructs_lib._framework import GoogleProvider, cdk
-
-PROJECT = "example-project"
+from tests.infra.tfjson import PROJECT
 
 
 @pytest.fixture

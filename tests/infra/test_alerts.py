@@ -14,9 +14,8 @@ import pytest
 
 from constructs_lib import AlertOptions, CloudTasksToCloudRun, ConfigurationError
 from constructs_lib.task_alerts import ATTEMPTS_METRIC, DELAYS_METRIC, DEPTH_METRIC
-from tests.app.conftest import json_lines, live_worker  # noqa: F401 - the fixture
-from tests.infra.conftest import PROJECT
-from tests.infra.tfjson import one, resources, synth
+from tests.infra.tfjson import PROJECT, one, resources, synth
+from tests.plugins.worker import json_lines
 
 CHANNEL = f"projects/{PROJECT}/notificationChannels/1234"
 ON = AlertOptions(enabled=True, notification_channels=[CHANNEL])

@@ -13,7 +13,7 @@ import pytest
 from constructs_lib import _framework
 from constructs_lib._choice import FRAMEWORKS, FrameworkNotInstalled, choose
 from constructs_lib._framework import FRAMEWORK, cdk, newer_provider_fields
-from tests.conftest import framework_name
+from tests.frameworks import framework_name
 
 ROOT = Path(__file__).resolve().parents[2]
 CDKTF, CDKTN = FRAMEWORKS["cdktf"], FRAMEWORKS["cdktn"]

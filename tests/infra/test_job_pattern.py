@@ -12,8 +12,7 @@ from constructs_lib import (
     SecretEnv,
     WorkerJob,
 )
-from tests.infra.conftest import PROJECT
-from tests.infra.tfjson import one, resolve, resources, synth
+from tests.infra.tfjson import PROJECT, one, resolve, resources, synth
 
 CI = "serviceAccount:ci@example-project.iam.gserviceaccount.com"
 

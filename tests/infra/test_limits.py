@@ -19,8 +19,7 @@ from constructs_lib import (
 )
 from constructs_lib._framework import FRAMEWORK
 from constructs_lib.limits import LIMITS, markdown
-from tests.infra.conftest import PROJECT
-from tests.infra.tfjson import synth
+from tests.infra.tfjson import PROJECT, synth
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "limits.md"
 MAP_FIELDS = {"labels", "limits", "keepers"}  # maps: their keys are data, not fields

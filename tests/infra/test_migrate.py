@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from constructs_lib._framework import cdk
 from constructs_lib import CloudTasksToCloudRun
+from constructs_lib._framework import cdk
 from constructs_lib.migrate import main, plan_moves
 from stacks import DeploySettings, TasksStack, load_environments
-from tests.infra.conftest import PROJECT
+from tests.infra.tfjson import PROJECT
 from tests.terraform import terraform_binary
 
 DATA = Path(__file__).with_name("data")

@@ -10,8 +10,7 @@ from constructs_lib import CloudTasksToCloudRun
 from constructs_lib.ids import fitted_id
 from constructs_lib.policy import find_name_collisions
 from constructs_lib.validation import ACCOUNT_ID
-from tests.infra.conftest import PROJECT
-from tests.infra.tfjson import resources, synth
+from tests.infra.tfjson import PROJECT, resources, synth
 
 
 def account_ids(stack) -> set[str]:

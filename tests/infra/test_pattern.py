@@ -3,8 +3,7 @@
 import pytest
 
 from constructs_lib import CloudTasksToCloudRun, QueueOptions, ServiceOptions
-from tests.infra.conftest import PROJECT
-from tests.infra.tfjson import one, resolve, resources, synth
+from tests.infra.tfjson import PROJECT, one, resolve, resources, synth
 
 CI = "serviceAccount:ci@example-project.iam.gserviceaccount.com"
 

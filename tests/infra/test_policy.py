@@ -1,5 +1,5 @@
 """The synth-time policy check, exercised through escape hatches
-(cases in ``reliability/policy_cases.py``)."""
+(cases in ``support/cases/policy_cases.py``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from constructs_lib._framework import ProjectIamMember
 from constructs_lib import CloudTasksToCloudRun, PolicyCheck, find_violations
-from reliability.policy_cases import CASES, run_case
-from tests.infra.conftest import PROJECT
-from tests.infra.tfjson import synth
+from constructs_lib._framework import ProjectIamMember
+from support.cases.policy_cases import CASES, run_case
+from tests.infra.tfjson import PROJECT, synth
 
 
 def test_clean_pattern_passes(stack):

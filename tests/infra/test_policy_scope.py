@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from constructs_lib import CloudTasksToCloudRun, PolicyCheck
 from constructs_lib._framework import (
     CloudRunV2Service,
     CloudRunV2ServiceIamMember,
@@ -16,9 +17,7 @@ from constructs_lib._framework import (
     StorageBucketIamMember,
     cdk,
 )
-from constructs_lib import CloudTasksToCloudRun, PolicyCheck
-from tests.infra.conftest import PROJECT
-from tests.infra.tfjson import synth
+from tests.infra.tfjson import PROJECT, synth
 from tests.terraform import judge
 
 

@@ -15,17 +15,17 @@ from typing import Any
 
 import pytest
 
-from constructs_lib._framework import cdk
 from constructs_lib import (
     AlertOptions,
     CloudTasksToCloudRun,
     DeadLetterOptions,
     QueueOptions,
     ServiceOptions,
+    defaults,
 )
-from constructs_lib import defaults
+from constructs_lib._framework import cdk
 from constructs_lib.buckets import derived_bucket_name
-from tests.infra.conftest import PROJECT
+from tests.infra.tfjson import PROJECT
 
 A = "serviceAccount:a@example-project.iam.gserviceaccount.com"
 B = "group:b@example.com"

@@ -18,8 +18,7 @@ from constructs_lib import (
 )
 from constructs_lib.buckets import check_bucket_name
 from constructs_lib.task_name_store import minimum_retention_days, retry_window_seconds
-from tests.infra.conftest import PROJECT
-from tests.infra.tfjson import resolve, resources, synth
+from tests.infra.tfjson import PROJECT, resolve, resources, synth
 
 BUCKET_IAM = "google_storage_bucket_iam_member"
 PROJECT_IAM = ("google_project_iam_member", "google_project_iam_binding",

@@ -8,12 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
-from constructs_lib._framework import cdk
 from constructs_lib import (
     AlertOptions,
     CloudTasksToCloudRun,
-    DeadLetterOptions,
     CloudTasksToCloudRunJob,
+    DeadLetterOptions,
     InvokerServiceAccount,
     JobOptions,
     QueueOptions,
@@ -24,7 +23,8 @@ from constructs_lib import (
     TaskQueue,
     WorkerService,
 )
-from tests.infra.conftest import PROJECT
+from constructs_lib._framework import cdk
+from tests.infra.tfjson import PROJECT
 from tests.terraform import judge
 
 CI = "serviceAccount:ci@example-project.iam.gserviceaccount.com"
@@ -68,8 +68,7 @@ def gcs_backend():
 
 
 def users_own_resources_next_to_the_constructs():
-    from constructs_lib._framework import PubsubTopic
-    from constructs_lib._framework import StorageBucket
+    from constructs_lib._framework import PubsubTopic, StorageBucket
 
     stack = _stack()
     tasks = CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders")

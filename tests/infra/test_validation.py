@@ -1,20 +1,32 @@
 """Every rule of the limits table, and more bad input (wrong types, empty strings,
-unicode, white space, tokens), from the shared tables in ``reliability/infra_inputs.py``:
+unicode, white space, tokens), from the shared tables in ``support/cases/infra_inputs.py``:
 each refused at construction with a ConfigurationError naming the parameter, before any
 synth output exists and with nothing half-declared; each boundary value accepted."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from constructs_lib import QueueOptions, ServiceOptions, TaskQueue
-from reliability.infra_inputs import INVALID, VALID, case_id, run_invalid, run_valid
+from support.cases.infra_inputs import INVALID, VALID, case_id, run_invalid, run_valid
+
+TARGETS = {"service", "queue", "invoker", "import", "pattern", "grant", "environment", "deploy"}
 
 
-def test_the_tables_cover_every_target():
-    assert len(INVALID) >= 40
-    assert {target for target, _, _ in INVALID} == {
-        "service", "queue", "invoker", "import", "pattern", "grant", "environment", "deploy"}
+def test_every_target_has_refused_cases_and_accepted_neighbours():
+    assert {target for target, _, _ in INVALID} == TARGETS
+    assert {target for target, _ in VALID} == TARGETS
+
+
+def test_every_option_field_has_a_refused_case_naming_it():
+    """A new field in QueueOptions or ServiceOptions needs a bad-input case in the table."""
+    refused = {(target, parameter.split("[")[0].split(" ")[0]) for target, _, parameter in INVALID}
+    queue_fields = {field.name for field in dataclasses.fields(QueueOptions)}
+    service_fields = {field.name for field in dataclasses.fields(ServiceOptions)}
+    assert queue_fields - {name for target, name in refused if target == "queue"} == set()
+    assert service_fields - {name for target, name in refused if target == "service"} == set()
 
 
 @pytest.mark.parametrize(("target", "kwargs", "parameter"), INVALID,

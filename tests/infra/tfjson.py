@@ -7,6 +7,9 @@ from typing import Any
 
 from constructs_lib._framework import cdk
 
+PROJECT = "example-project"
+"""The project of the ``stack`` fixture's google provider (tests/infra/conftest.py)."""
+
 
 def synth(stack: cdk.TerraformStack, *, validate: bool = True) -> dict[str, Any]:
     """The stack's Terraform JSON, with validations (the policy check) run."""

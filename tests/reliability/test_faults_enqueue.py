@@ -14,9 +14,10 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 
-from _fault_fixtures import children, client_for, dedup_emulator, outputs_for, paused_queue, stock_emulator  # noqa: F401
 from app.enqueue import TaskEnqueuer, TaskSpec
 from reliability.faults import FAULT_KINDS, FaultInjector, run_enqueue_faults
+from support.processes import live_children
+from tests.reliability.queues import client_for, outputs_for
 
 UNAVAILABLE_BEFORE = (grpc.StatusCode.UNAVAILABLE, "before")
 DEADLINE_AFTER = (grpc.StatusCode.DEADLINE_EXCEEDED, "after")
@@ -102,7 +103,7 @@ def test_without_name_dedup_the_same_fault_creates_the_task_twice(stock_emulator
 
 
 def test_run_enqueue_faults_every_task_created_exactly_once():
-    before = children()
+    before = live_children()
     r = run_enqueue_faults(n_tasks=100, fault_rate=0.3, seed=11)
     assert r.ok, r.render()
     assert (r.sent, r.failed, r.lost, r.duplicated, r.on_queue) == (100, 0, 0, 0, 100)
@@ -112,7 +113,7 @@ def test_run_enqueue_faults_every_task_created_exactly_once():
     assert r.duplicates == r.masked_creates > 0  # each masked create came back ALREADY_EXISTS once
     assert r.retries == r.injected == r.attempts - 100  # every fault retried, nothing else
     assert r.server_answers["OK"] == 100
-    assert children() == before  # the emulator was stopped
+    assert live_children() == before  # the emulator was stopped
 
 
 def test_run_enqueue_faults_reports_duplicates_when_the_queue_does_not_dedup():

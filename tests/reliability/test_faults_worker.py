@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from _fault_fixtures import children, flaky_client  # noqa: F401
 from app.worker.handlers import registry as default_registry
 from reliability.faults import run_task_faults
 from reliability.flaky_worker import EFFECT, FAULT, FlakyConfig, should_fail
+from support.processes import live_children
 
 
 def headers(name: str, attempt: int) -> dict[str, str]:
@@ -55,7 +55,7 @@ def test_flaky_app_needs_a_ledger():
 
 
 def test_run_task_faults_every_side_effect_exactly_once(tmp_path):
-    before = children()
+    before = live_children()
     r = run_task_faults(n_tasks=200, failure_rate=0.3, seed=11, work_dir=tmp_path)
     assert r.ok, r.render()
     assert (r.sent, r.unique_tasks, r.created, r.duplicates_sent) == (220, 200, 220, 20)
@@ -63,7 +63,7 @@ def test_run_task_faults_every_side_effect_exactly_once(tmp_path):
     assert r.duplicates_suppressed == 20  # every extra copy acknowledged without running
     assert r.retried == r.injected_faults > 30  # about 30% of attempts failed and were redelivered
     assert r.deliveries == r.created + r.retried
-    assert children() == before  # emulator and worker stopped
+    assert live_children() == before  # emulator and worker stopped
     assert list(tmp_path.iterdir()) == []  # the ledger's temporary directory is gone
 
 

@@ -12,19 +12,19 @@ import pytest
 import reliability.load as load
 from app.worker.auth import TokenVerifier
 from app.worker.certs import CertCache, FetchResult
-from bench import _loadgen
+from support import loadgen
 
 
 def test_run_load_smoke_and_stops_its_processes(monkeypatch):
     started = []
 
-    class Recording(load._loadgen.Processes):
+    class Recording(load.loadgen.Processes):
         def start(self, *args, **kwargs):
             process = super().start(*args, **kwargs)
             started.append(process)
             return process
 
-    monkeypatch.setattr(load._loadgen, "Processes", Recording)
+    monkeypatch.setattr(load.loadgen, "Processes", Recording)
     result = load.run_load(rate=100, duration=1.5, token_cache_size=8)
 
     assert (result.sent, result.ok, result.errors, result.error_statuses) == (150, 150, 0, {})
@@ -40,11 +40,11 @@ def test_run_load_smoke_and_stops_its_processes(monkeypatch):
 def test_round_robin_pool_larger_than_the_cache_never_hits_it(tmp_path: Path, pool: int, checks: int):
     """The load run's token pool is twice the verified-token cache: with the worker's first-in
     first-out cache, every request then pays an RSA check (a pool that fits would hit it)."""
-    private_pem, certs_path = _loadgen.make_key_material(tmp_path)
+    private_pem, certs_path = loadgen.make_key_material(tmp_path)
     document = certs_path.read_bytes()
     certs = CertCache("https://certs.test/", fetcher=lambda url, timeout: FetchResult(200, document, "max-age=3600", None))
-    verifier = TokenVerifier(certs, audience=_loadgen.AUDIENCE, invoker_email=_loadgen.INVOKER, cache_size=8)
-    tokens = _loadgen.sign_tokens(private_pem, pool)
+    verifier = TokenVerifier(certs, audience=loadgen.AUDIENCE, invoker_email=loadgen.INVOKER, cache_size=8)
+    tokens = loadgen.sign_tokens(private_pem, pool)
 
     async def send_all() -> None:
         assert await certs.refresh()  # as the worker does at start-up

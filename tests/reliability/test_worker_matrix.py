@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 
 import reliability.worker_matrix as wm
-from _worker_fixtures import matrix_worker  # noqa: F401 - fixture
 from reliability.worker_matrix import CASES, Case, Request, run_matrix
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_case_is_answered_as_documented(matrix_worker, case):  # noqa: F811 - fixture
+def test_case_is_answered_as_documented(matrix_worker, case):
     result = matrix_worker.check(case)
     assert result.status != 0, result.problems
     assert result.status < 500, result.problems
@@ -21,9 +20,8 @@ def test_case_is_answered_as_documented(matrix_worker, case):  # noqa: F811 - fi
     assert result.ok, result.problems
 
 
-def test_matrix_is_data_and_covers_the_hostile_inputs():
+def test_every_hostile_input_has_a_case_with_a_documented_answer():
     names = [case.name for case in CASES]
-    assert len(CASES) >= 30
     assert len(set(names)) == len(names)
     required = [
         "forged", "expired", "issued-in-the-future", "not-before", "wrong-issuer", "wrong-audience",

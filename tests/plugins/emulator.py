@@ -1,8 +1,6 @@
-"""Shared fixtures for the enqueuer and demo tests: the emulator, a queue, an HTTP receiver.
-
-Import the fixtures into a test module (``from _emulator import emulator, ...``); this is not a
-conftest so it does not clash with the worker tests' conftest.
-"""
+"""Cloud Tasks emulator fixtures (a pytest plugin registered in tests/conftest.py): the
+emulator, a queue, an HTTP receiver. Tests import the plain helpers (``PROJECT``,
+``outputs_for``...), never the fixtures."""
 
 from __future__ import annotations
 

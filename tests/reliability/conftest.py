@@ -1,7 +1,5 @@
-"""Shared helpers for the fault tests (imported explicitly, not a conftest).
-
-    from _fault_fixtures import children, dedup_emulator, stock_emulator, paused_queue, flaky_client
-"""
+"""Fixtures for the quick runs of the reliability checks: emulators with and without task-name
+dedup, paused queues, an in-process flaky worker, the worker matrix's live worker."""
 
 from __future__ import annotations
 
@@ -12,41 +10,17 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2
-from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette's import-time notice about its TestClient
     from fastapi.testclient import TestClient
 
 from app.emulator import Emulator
-from app.enqueue import StackOutputs
 from app.worker.settings import Settings, get_settings
-from tests.processes import live_children
 from reliability.flaky_worker import FlakyConfig, Ledger, create_flaky_app
-
-PROJECT, LOCATION = "fault-tests", "us-central1"
-
-
-children = live_children
-
-
-def client_for(address: str, interceptor: grpc.UnaryUnaryClientInterceptor | None = None
-               ) -> tuple[tasks_v2.CloudTasksClient, grpc.Channel]:
-    """A Cloud Tasks client over an insecure channel (optionally intercepted); close the channel."""
-    channel = grpc.insecure_channel(address)
-    if interceptor is not None:
-        channel = grpc.intercept_channel(channel, interceptor)
-    transport = CloudTasksGrpcTransport(channel=channel, credentials=AnonymousCredentials())
-    return tasks_v2.CloudTasksClient(transport=transport), channel
-
-
-def outputs_for(queue_path: str) -> StackOutputs:
-    """Outputs for a paused queue: the URL is never called."""
-    return StackOutputs(service_url="http://127.0.0.1:9", audience="http://127.0.0.1:9", queue_path=queue_path,
-                        invoker_email=f"invoker@{PROJECT}.iam.gserviceaccount.com",
-                        dispatch_deadline_seconds=600, stack="faults")
+from reliability.worker_matrix import MatrixWorker
+from tests.reliability.queues import LOCATION, PROJECT, client_for
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +85,11 @@ def flaky_client(tmp_path: Path) -> Iterator[Callable[..., FlakyClient]]:
     finally:
         for client in opened:
             client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def matrix_worker() -> Iterator[MatrixWorker]:
+    """One live worker (verification on, counting registry) and its certificate endpoint for the
+    whole module; both are stopped at teardown."""
+    with MatrixWorker() as worker:
+        yield worker

@@ -1,8 +1,5 @@
-"""Key material and Google-shaped ID-token claims for tests, benchmarks and reliability runs.
-
-The worker never imports this module; it lives next to the code it exercises so the tests,
-``bench/`` and ``reliability/`` build tokens one way.
-"""
+"""Key material and Google-shaped ID-token claims for tests, benchmarks and reliability runs,
+so the three build tokens one way."""
 
 from __future__ import annotations
 

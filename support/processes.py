@@ -1,4 +1,4 @@
-"""Process checks shared by tests that start servers: every process a test starts, it stops."""
+"""Process checks for tests and runs that start servers: every process a test starts, it stops."""
 
 from __future__ import annotations
 

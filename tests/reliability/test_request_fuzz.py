@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import reliability.token_fuzz  # noqa: F401 - keeps Hypothesis' cache out of the repository
 from reliability.worker_matrix import Request, exchange
+from tests.plugins.worker import AUDIENCE, INVOKER
 
 LIMIT = 1000
 EXAMPLES = 250
@@ -148,10 +149,10 @@ def requests(draw: st.DrawFn) -> tuple[Auth, list[tuple[str, bytes]], Body]:
 
 
 @pytest.fixture
-def project_worker(live_worker, cert_server, wk) -> Any:
+def project_worker(live_worker, cert_server) -> Any:
     return live_worker(
-        WORKER_AUDIENCE=wk.AUDIENCE,
-        WORKER_INVOKER_EMAIL=wk.INVOKER,
+        WORKER_AUDIENCE=AUDIENCE,
+        WORKER_INVOKER_EMAIL=INVOKER,
         WORKER_CERTS_URL=cert_server.url,
         WORKER_PROJECT_ID="test-project",
         WORKER_MAX_BODY_BYTES=str(LIMIT),

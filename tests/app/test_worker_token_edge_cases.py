@@ -1,14 +1,16 @@
-"""Regression tests for the token-check defects of issue 13, over real HTTP (uvicorn on
-127.0.0.1, certificates from a local endpoint the test controls):
+"""The token check at its edges, over real HTTP (uvicorn on 127.0.0.1, certificates from a
+local endpoint the test controls); each was once a defect (issue 13):
 
-1. a header whose ``alg`` is a list nested ~1,000 deep made the refusal message raise
-   RecursionError: 500 and a traceback for an unauthenticated request;
-2. the invoker e-mail was compared after ``str.lower()``, so U+212A KELVIN SIGN for "k" passed;
-3. the verified-token cache outlived a key change: it was dropped only when the set of key ids
-   changed, and an entry whose re-verification failed stayed and was accepted again.
+1. a header whose ``alg`` is a list nested ~1,000 deep is a 401 (not a RecursionError in the
+   refusal message: 500 and a traceback for an unauthenticated request);
+2. the invoker e-mail is compared exactly, ASCII-lowered only (``str.lower()`` let U+212A
+   KELVIN SIGN for "k" pass);
+3. the verified-token cache follows key changes: a kid mapped to a new key drops cached
+   tokens, and an entry whose re-verification failed is evicted.
 
-Plus one found by the request fuzz (test_worker_request_fuzz.py): an ``X-Cloud-Trace-Context``
-span of more than 4,300 digits made ``int()`` raise before the token was looked at.
+Plus one the request fuzz found (tests/reliability/test_request_fuzz.py): an
+``X-Cloud-Trace-Context`` span of more than 4,300 digits is ignored (``int()`` raised before
+the token was looked at).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from app.worker.auth import AuthError, TokenVerifier
 from app.worker.certs import parse_certs
 from app.worker.main import create_app
 from app.worker.settings import Settings, get_settings
-from app.worker.testing import KeyPair
+from support.tokens import KeyPair
+from tests.plugins.worker import AUDIENCE, INVOKER, KID, b64url, json_lines
 
 TASK = b'{"kind":"echo","data":{"n":1}}'
 
@@ -56,11 +59,11 @@ def nested(depth: int, inner: str = "1") -> str:
 
 
 @pytest.fixture
-def auth_worker(live_worker, cert_server, wk) -> Any:
+def auth_worker(live_worker, cert_server) -> Any:
     """A uvicorn worker process with verification on, certificates from ``cert_server``."""
     return live_worker(
-        WORKER_AUDIENCE=wk.AUDIENCE,
-        WORKER_INVOKER_EMAIL=wk.INVOKER,
+        WORKER_AUDIENCE=AUDIENCE,
+        WORKER_INVOKER_EMAIL=INVOKER,
         WORKER_CERTS_URL=cert_server.url,
         WORKER_PROJECT_ID="test-project",
     )
@@ -69,9 +72,9 @@ def auth_worker(live_worker, cert_server, wk) -> Any:
 # --------------------------------------------------------------------------- 1. deep alg
 
 
-def raw_token(wk, header_json: str, payload_json: str = "{}", signature: bytes = b"sig") -> str:
+def raw_token(header_json: str, payload_json: str = "{}", signature: bytes = b"sig") -> str:
     parts = (header_json.encode(), payload_json.encode(), signature)
-    return ".".join(wk.b64url(part) for part in parts)
+    return ".".join(b64url(part) for part in parts)
 
 
 @pytest.mark.parametrize(
@@ -84,8 +87,8 @@ def raw_token(wk, header_json: str, payload_json: str = "{}", signature: bytes =
     ],
     ids=["alg-list-1000", "alg-list-1020", "kid-list-1000", "alg-object-900"],
 )
-def test_deeply_nested_header_is_401_not_500(auth_worker, wk, make_token, header_json):
-    token = raw_token(wk, header_json)
+def test_deeply_nested_header_is_401_not_500(auth_worker, make_token, header_json):
+    token = raw_token(header_json)
     response = post(auth_worker.url, token)
     assert response.status_code == 401
     assert reason(response) == "malformed_token"
@@ -95,7 +98,7 @@ def test_deeply_nested_header_is_401_not_500(auth_worker, wk, make_token, header
     assert "Traceback" not in output and "RecursionError" not in output
 
 
-def test_signed_token_with_deeply_nested_claim_is_401(auth_worker, wk, make_token):
+def test_signed_token_with_deeply_nested_claim_is_401(auth_worker, make_token):
     deep: Any = 1
     for _ in range(40):
         deep = [deep]
@@ -113,8 +116,8 @@ def test_signed_token_with_deeply_nested_claim_is_401(auth_worker, wk, make_toke
      ("x" * 5000, repr("x" * 20))],
     ids=["list", "object", "number", "null", "long-string"],
 )
-def test_refusal_message_names_only_the_type_of_a_non_string_alg(auth_worker, wk, alg, shown):
-    response = post(auth_worker.url, raw_token(wk, json.dumps({"alg": alg, "kid": wk.KID})))
+def test_refusal_message_names_only_the_type_of_a_non_string_alg(auth_worker, alg, shown):
+    response = post(auth_worker.url, raw_token(json.dumps({"alg": alg, "kid": KID})))
     assert (response.status_code, reason(response)) == (401, "unsupported_alg")
     assert response.json()["detail"] == f"token algorithm must be RS256, got {shown}"
 
@@ -136,25 +139,25 @@ def test_refusal_message_names_only_the_type_of_a_non_string_alg(auth_worker, wk
     ids=["kelvin-all", "kelvin-one", "uppercase", "long-s", "dotted-i", "trailing-space",
          "fullwidth-at"],
 )
-def test_lookalike_invoker_email_is_403(auth_worker, wk, make_token, email: Callable[[str], str]):
-    lookalike = email(wk.INVOKER)
-    assert lookalike != wk.INVOKER
+def test_lookalike_invoker_email_is_403(auth_worker, make_token, email: Callable[[str], str]):
+    lookalike = email(INVOKER)
+    assert lookalike != INVOKER
     response = post(auth_worker.url, make_token(email=lookalike))
     assert (response.status_code, reason(response)) == (403, "wrong_account")
 
 
-def test_exact_invoker_email_is_accepted(auth_worker, make_token, wk):
-    response = post(auth_worker.url, make_token(email=wk.INVOKER))
+def test_exact_invoker_email_is_accepted(auth_worker, make_token):
+    response = post(auth_worker.url, make_token(email=INVOKER))
     assert response.status_code == 200 and response.json()["status"] == "done"
 
 
-def test_configured_invoker_is_ascii_lowered_only(signing_key, replacement_key, wk):
-    configured = Settings(audience=wk.AUDIENCE, invoker_email=wk.INVOKER.upper())
-    assert configured.invoker_email == wk.INVOKER
+def test_configured_invoker_is_ascii_lowered_only(signing_key, replacement_key):
+    configured = Settings(audience=AUDIENCE, invoker_email=INVOKER.upper())
+    assert configured.invoker_email == INVOKER
     with pytest.raises(ValidationError, match="must be ASCII"):
-        Settings(audience=wk.AUDIENCE, invoker_email=wk.INVOKER.replace("k", "\u212a"))
-    certs = SameVersionCerts(signing_key, replacement_key, wk.KID)
-    verifier = TokenVerifier(certs, audience=wk.AUDIENCE, invoker_email="T\u212a@P.IAM.example")  # type: ignore[arg-type]
+        Settings(audience=AUDIENCE, invoker_email=INVOKER.replace("k", "\u212a"))
+    certs = SameVersionCerts(signing_key, replacement_key, KID)
+    verifier = TokenVerifier(certs, audience=AUDIENCE, invoker_email="T\u212a@P.IAM.example")  # type: ignore[arg-type]
     assert verifier.invoker_email == "t\u212a@p.iam.example"  # only A-Z lowered
 
 
@@ -205,20 +208,20 @@ def served_worker(worker_settings: Settings) -> Iterator[ServedWorker]:
 
 @pytest.fixture(scope="session")
 def replacement_key() -> KeyPair:
-    from app.worker.testing import make_key
+    from support.tokens import make_key
 
     return make_key("the key that replaces test-key-1")
 
 
 def test_same_kid_mapped_to_a_new_key_drops_cached_tokens(
-    served_worker, cert_server, make_token, replacement_key, spare_key, wk
+    served_worker, cert_server, make_token, replacement_key, spare_key
 ):
     old = make_token(sub="signed-by-the-old-key")
     assert post(served_worker.url, old).status_code == 200
     assert post(served_worker.url, old).status_code == 200
     assert served_worker.verifier.signature_checks == 1  # the second came from the cache
 
-    cert_server.document = {"test-key-0": spare_key.cert_pem, wk.KID: replacement_key.cert_pem}
+    cert_server.document = {"test-key-0": spare_key.cert_pem, KID: replacement_key.cert_pem}
     served_worker.advance(31)  # past the unknown-kid rate limit, well within the max-age
     unknown = post(served_worker.url, make_token(kid="no-such-key"))
     assert (unknown.status_code, reason(unknown)) == (401, "unknown_kid")
@@ -230,11 +233,11 @@ def test_same_kid_mapped_to_a_new_key_drops_cached_tokens(
 
 
 def test_cached_token_refused_after_stale_refresh_stays_refused(
-    served_worker, cert_server, make_token, replacement_key, spare_key, wk
+    served_worker, cert_server, make_token, replacement_key, spare_key
 ):
     old = make_token(sub="signed-by-the-old-key")
     assert post(served_worker.url, old).status_code == 200
-    cert_server.document = {"test-key-0": spare_key.cert_pem, wk.KID: replacement_key.cert_pem}
+    cert_server.document = {"test-key-0": spare_key.cert_pem, KID: replacement_key.cert_pem}
     served_worker.advance(3601)  # the certificates (max-age 3600) are stale: no cache hit
     for attempt in range(3):
         refused = post(served_worker.url, old)
@@ -260,11 +263,11 @@ class SameVersionCerts:
         return self.verifiers[0 if self.calls == 1 else 1]
 
 
-def test_failed_reverification_evicts_the_entry(signing_key, replacement_key, make_token, wk):
-    certs = SameVersionCerts(signing_key, replacement_key, wk.KID)
-    verifier = TokenVerifier(certs, audience=wk.AUDIENCE, invoker_email=wk.INVOKER)  # type: ignore[arg-type]
+def test_failed_reverification_evicts_the_entry(signing_key, replacement_key, make_token):
+    certs = SameVersionCerts(signing_key, replacement_key, KID)
+    verifier = TokenVerifier(certs, audience=AUDIENCE, invoker_email=INVOKER)  # type: ignore[arg-type]
     token = make_token()
-    assert asyncio.run(verifier.verify(token)).email == wk.INVOKER
+    assert asyncio.run(verifier.verify(token)).email == INVOKER
     certs.fresh = False  # stale: the hit is not trusted, the token is verified again
     with pytest.raises(AuthError, match="signature"):
         asyncio.run(verifier.verify(token))
@@ -277,7 +280,7 @@ def test_failed_reverification_evicts_the_entry(signing_key, replacement_key, ma
 # --------------------------------------------------------------------------- trace header
 
 
-def test_trace_header_with_a_huge_span_is_ignored_not_500(auth_worker, make_token, wk):
+def test_trace_header_with_a_huge_span_is_ignored_not_500(auth_worker, make_token):
     trace = "105445aa7843bc8bf206b12000100000"
     for i, span in enumerate(("1" * 5000, "9" * 21, "1" * 4301)):
         context = {
@@ -287,7 +290,7 @@ def test_trace_header_with_a_huge_span_is_ignored_not_500(auth_worker, make_toke
     huge = {"X-Cloud-Trace-Context": f"{trace}/{'7' * 5000};o=1"}
     unauthenticated = post(auth_worker.url, None, **huge)
     assert unauthenticated.status_code == 401
-    done = [r for r in wk.json_lines(auth_worker.output()) if r.get("status") == "done"]
+    done = [r for r in json_lines(auth_worker.output()) if r.get("status") == "done"]
     assert [r["task"] for r in done] == ["span-0", "span-1", "span-2"]
     expected = f"projects/test-project/traces/{trace}"
     assert all(r["logging.googleapis.com/trace"] == expected for r in done)

@@ -1,5 +1,5 @@
-"""Fixtures for tests that use Cloud Storage: one fake-gcs-server per session, a fresh bucket
-per test, and google-cloud-storage clients for it. Import them like the _emulator fixtures."""
+"""Cloud Storage fixtures (a pytest plugin registered in tests/conftest.py): one
+fake-gcs-server per session, a fresh bucket per test, and google-cloud-storage clients."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import constructs_lib  # noqa: F401 - lazy provider loading first
+from constructs_lib import CloudTasksToCloudRun, WorkerService
 from constructs_lib._framework import (
     CloudRunV2ServiceIamMember,
     CloudRunV2ServiceIamPolicy,
@@ -28,7 +29,6 @@ from constructs_lib._framework import (
     ProjectIamPolicy,
     cdk,
 )
-from constructs_lib import CloudTasksToCloudRun, WorkerService
 
 PROJECT = "example-project"
 CALLER = "serviceAccount:caller@example-project.iam.gserviceaccount.com"

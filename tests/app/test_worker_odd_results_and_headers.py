@@ -1,11 +1,12 @@
-"""The worker defects the bad-input matrix found, checked in process (the matrix checks them
-again over real HTTP against a live worker):
+"""What the worker answers for input the bad-input matrix (reliability/worker_matrix.py) also
+sends over real HTTP, checked here in process:
 
 * a result the JSON encoder cannot encode (nested deeper than orjson's 254 levels, non-string
-  keys) made the route raise after the work was done: 500, retried, then "duplicate";
-* two ``Authorization`` headers: only the first was checked;
-* an unknown ``kind`` of any length went whole into the answer and into every log record of
-  the task (a Cloud Logging entry over 256 KB is dropped, the dead-letter record with it).
+  keys) is answered without it, once: not a 500 after the work was done (retried, then
+  "duplicate");
+* two ``Authorization`` headers are refused (not only the first checked);
+* an unknown ``kind`` is cut in the answer and in every log record of the task (a Cloud
+  Logging entry over 256 KB is dropped, the dead-letter record with it).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import json
 import orjson
 import pytest
 
+from app.processes import free_port
 from app.worker.headers import CloudTasksHeaders
 from app.worker.processing import MAX_KIND_CHARS, Outcome
 from app.worker.settings import Settings
-from app.processes import free_port
 
 
 def deep(levels: int) -> dict:

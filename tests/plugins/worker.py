@@ -1,5 +1,7 @@
-"""Fixtures for the worker tests: a signing key made per session, a local certificate endpoint,
-token factories, and clients for a fresh worker app (in-process) or a live uvicorn process.
+"""Worker fixtures (a pytest plugin registered in tests/conftest.py): a signing key made per
+session, a local certificate endpoint, token factories, and clients for a fresh worker app
+(in-process) or a live uvicorn process. Tests import the plain helpers (``AUDIENCE``,
+``claims``, ``task_headers``, ``json_lines``...), never the fixtures.
 
 Everything listens on 127.0.0.1 and is stopped by the fixture that started it.
 """
@@ -33,10 +35,10 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from app.processes import free_port, stop_process
-from app.worker.testing import KeyPair, google_claims, make_key
 from app.worker.handlers import HandlerRegistry
 from app.worker.main import create_app
 from app.worker.settings import Settings, get_settings
+from support.tokens import KeyPair, google_claims, make_key
 
 REPO = Path(__file__).resolve().parents[2]
 AUDIENCE = "https://worker-test-abc123-uc.a.run.app"
@@ -44,19 +46,16 @@ INVOKER = "tasks-invoker@test-project.iam.gserviceaccount.com"
 KID = "test-key-1"
 
 
-_make_key = make_key
-
-
 @pytest.fixture(scope="session")
 def signing_key() -> KeyPair:
     """The key whose certificate the local endpoint publishes under ``KID``."""
-    return _make_key("test signing key")
+    return make_key("test signing key")
 
 
 @pytest.fixture(scope="session")
 def stranger_key() -> KeyPair:
     """A key the endpoint does not publish (forged signatures)."""
-    return _make_key("someone else")
+    return make_key("someone else")
 
 
 class CertServer:
@@ -100,7 +99,7 @@ class CertServer:
 @pytest.fixture(scope="session")
 def spare_key() -> KeyPair:
     """A second published key (Google's endpoint always lists two or more)."""
-    return _make_key("another published key")
+    return make_key("another published key")
 
 
 @pytest.fixture
@@ -144,25 +143,6 @@ def unsigned_token(header: dict[str, Any], payload: dict[str, Any], secret: byte
     if secret is not None:
         signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64url(signature)}"
-
-
-class Kit:
-    """Helpers and constants for the worker tests, handed out by the ``wk`` fixture (test
-    modules cannot import from conftest reliably under every pytest import mode)."""
-
-    AUDIENCE = AUDIENCE
-    INVOKER = INVOKER
-    KID = KID
-    b64url = staticmethod(b64url)
-    claims = staticmethod(claims)
-    unsigned_token = staticmethod(unsigned_token)
-    json_lines = staticmethod(lambda text: json_lines(text))
-    task_headers = staticmethod(lambda *args, **kwargs: task_headers(*args, **kwargs))
-
-
-@pytest.fixture
-def wk() -> type[Kit]:
-    return Kit
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""Shared pieces of the worker load generators: ``bench/worker.py`` and ``reliability/load.py``.
+"""Shared pieces of the worker load generators: ``bench/worker.py`` and ``reliability/load.py``
+(also the key material and certificate endpoint of ``reliability/worker_matrix.py`` and
+``reliability/token_fuzz.py``).
 
 * key material and Google-shaped ID tokens signed by an RSA key made for the run;
-* a certificate endpoint (run as its own process: ``python bench/_loadgen.py _serve-certs PORT
-  FILE``) serving ``{kid: PEM}`` with ``Cache-Control: max-age=3600`` and counting hits;
+* a certificate endpoint (run as its own process: ``python -m support.loadgen _serve-certs
+  PORT FILE``) serving ``{kid: PEM}`` with ``Cache-Control: max-age=3600`` and counting hits;
 * process bookkeeping (every child is stopped, also on Ctrl-C / SIGTERM);
 * the load generator: asyncio raw HTTP/1.1 keep-alive connections, unique task names, Cloud
   Tasks headers; open loop at a fixed rate (latency from each request's *scheduled* time) or
@@ -30,12 +32,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # run as ``python bench/worker.py``: the repository's modules
-    sys.path.insert(0, str(REPO))
+from app.processes import free_port, stop_process
+from support.tokens import google_claims, make_key
 
-from app.processes import free_port, stop_process  # noqa: E402
-from app.worker.testing import google_claims, make_key  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 AUDIENCE = "https://worker-bench-abc123-uc.a.run.app"
 INVOKER = "tasks-invoker@bench-project.iam.gserviceaccount.com"
 PROJECT = "bench-project"
@@ -161,7 +161,8 @@ class Processes:
 def start_cert_server(procs: Processes, certs_path: Path, log: Path) -> tuple[int, str]:
     """Start the certificate endpoint as a child of ``procs``; its port and certificate URL."""
     port = free_port()
-    proc = procs.start([sys.executable, __file__, "_serve-certs", str(port), str(certs_path)], dict(os.environ), log)
+    args = [sys.executable, "-m", "support.loadgen", "_serve-certs", str(port), str(certs_path)]
+    proc = procs.start(args, dict(os.environ), log)
     wait_http(port, "/hits", proc)
     return port, f"http://127.0.0.1:{port}/certs"
 
@@ -410,4 +411,4 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["_serve-certs"]:
         serve_certs(int(sys.argv[2]), sys.argv[3])
     else:
-        sys.exit("usage: _loadgen.py _serve-certs PORT CERTS_JSON")
+        sys.exit("usage: python -m support.loadgen _serve-certs PORT CERTS_JSON")

@@ -19,17 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import constructs_lib  # noqa: F401 - lazy provider loading first
-from constructs_lib._framework import GoogleProvider, cdk
 from constructs_lib import (
     CloudTasksToCloudRun,
     ConfigurationError,
     InvokerServiceAccount,
     QueueOptions,
     QueueRouting,
+    SecretEnv,
     ServiceOptions,
     TaskQueue,
     WorkerService,
 )
+from constructs_lib._framework import GoogleProvider, cdk
 from stacks.deploy_settings import DeploySettings
 from stacks.settings import parse_environments
 from stacks.tasks_stack import TasksStack
@@ -287,6 +288,11 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("service", {"timeout_seconds": "600"}, "timeout_seconds"),
     ("service", {"cpu": 1}, "cpu"),
     ("service", {"env": ["A=1"]}, "env"),
+    ("service", {"secret_env": ["TOKEN"]}, "secret_env"),
+    ("service", {"secret_env": {"TOKEN": SecretEnv(secret="api-token")}, "env": {"TOKEN": "x"}},
+     "secret_env['TOKEN']"),
+    ("service", {"startup_probe": {"path": "/healthz"}}, "startup_probe"),
+    ("service", {"image_managed_externally": "yes"}, "image_managed_externally"),
     ("service", {"custom_audiences": "https://aud.example"}, "custom_audiences"),
     ("service", {"custom_audiences": [""]}, "custom_audiences[0]"),
     ("service", {"project": 123}, "project"),

@@ -33,7 +33,6 @@ from app.worker import auth
 from app.worker.auth import AuthError, TokenVerifier
 from app.worker.certs import CertCache, CertsUnavailableError, FetchResult
 from app.worker.settings import Settings
-from app.worker.testing import KeyPair, google_claims
 from reliability import token_fuzz
 from reliability.token_fuzz import (
     LOOSER,
@@ -45,6 +44,8 @@ from reliability.token_fuzz import (
     Tally,
     explore,
 )
+from support.tokens import KeyPair, google_claims
+from tests.plugins.worker import AUDIENCE, INVOKER, KID
 
 EXAMPLES = 300
 SEED = 13
@@ -53,18 +54,18 @@ SPARE_KID = "test-key-0"  # what conftest's cert_server publishes next to KID
 
 @pytest.fixture
 def fuzz_target(
-    live_worker, cert_server, signing_key, spare_key, stranger_key, wk
+    live_worker, cert_server, signing_key, spare_key, stranger_key
 ) -> Iterator[Any]:
     env = {
-        "WORKER_AUDIENCE": wk.AUDIENCE,
-        "WORKER_INVOKER_EMAIL": wk.INVOKER,
+        "WORKER_AUDIENCE": AUDIENCE,
+        "WORKER_INVOKER_EMAIL": INVOKER,
         "WORKER_CERTS_URL": cert_server.url,
         "WORKER_LOG_LEVEL": "WARNING",
     }
     cached = live_worker(**env)
     uncached = live_worker(WORKER_TOKEN_CACHE_SIZE="0", **env)
     keys = Keys(signing_key.private_pem, spare_key.private_pem, stranger_key.private_pem)
-    identity = Identity(wk.AUDIENCE, wk.INVOKER, wk.KID, SPARE_KID)
+    identity = Identity(AUDIENCE, INVOKER, KID, SPARE_KID)
     with FuzzTarget(identity, keys, dict(cert_server.document), cached.url, uncached.url) as target:
         yield target, (cached, uncached)
 
@@ -106,8 +107,8 @@ def test_worker_verdicts_match_google_auth_within_the_written_differences(fuzz_t
 
 # --------------------------------------------------------------------------- cache vs keys
 
-AUDIENCE = "https://worker-fuzz-abc123-uc.a.run.app"
-INVOKER = "tasks-invoker@fuzz-project.iam.gserviceaccount.com"
+MACHINE_AUDIENCE = "https://worker-fuzz-abc123-uc.a.run.app"
+MACHINE_INVOKER = "tasks-invoker@fuzz-project.iam.gserviceaccount.com"
 KIDS = ("key-a", "key-b")
 
 
@@ -141,8 +142,8 @@ class KeyRotation(RuleBasedStateMachine):
             "https://certs.test/certs", fetcher=self.fetch, clock=lambda: self.monotonic
         )
         common = {
-            "audience": AUDIENCE,
-            "invoker_email": INVOKER,
+            "audience": MACHINE_AUDIENCE,
+            "invoker_email": MACHINE_INVOKER,
             "clock": lambda: self.minted + self.shift,
         }
         self.cached = TokenVerifier(self.certs, cache_size=4, **common)
@@ -209,7 +210,7 @@ def test_cached_verdict_equals_uncached_through_key_rotation(signing_key, spare_
             signer = crypt.RSASigner.from_string(key.private_pem, key_id=kid)
             for lifetime in (1000, 86_400 * 7):  # one expires within the waits, one outlives them
                 claims = google_claims(
-                    AUDIENCE, INVOKER, iat=int(minted), exp=int(minted) + lifetime
+                    MACHINE_AUDIENCE, MACHINE_INVOKER, iat=int(minted), exp=int(minted) + lifetime
                 )
                 tokens.append(jwt.encode(signer, claims).decode())
     attributes = {"keys": keys, "tokens": tuple(tokens), "minted": minted}
