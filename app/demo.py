@@ -28,7 +28,8 @@
    local ``demo-job`` of 2 tasks);
 7. prints a summary (with the dead letters' ``gs://`` names, the storage emulator's address
    and the replay command) and exits 0 only if every task was handled exactly once (the unknown
-   kind dead-lettered and kept, the replay as above), no attempt was refused by the token check (401/403: a wrong audience or
+   kind dead-lettered and kept, the replay as above), no attempt was refused by the token check
+   (401/403: a wrong audience or
    invoker anywhere between the stack's outputs, the enqueuer and the service's env), and every
    job task exited 0 with the batch covered once. The job path carries an OAuth token, not an
    OIDC one: the emulator sends none and the stand-in checks none.
@@ -148,7 +149,8 @@ class StackTarget:
     task_name_bucket: str | None = None
     """``WORKER_TASK_NAME_BUCKET`` in the service's env, resolved the same way."""
     queue_max_attempts: int | None = None
-    """``WORKER_QUEUE_MAX_ATTEMPTS`` in the service's env: the queue's retry limit as handed to the worker."""
+    """``WORKER_QUEUE_MAX_ATTEMPTS`` in the service's env: the queue's retry limit as handed to
+    the worker."""
     queue_max_retry_duration_seconds: int | None = None
     """``WORKER_QUEUE_MAX_RETRY_DURATION_SECONDS`` in the service's env."""
 
@@ -170,12 +172,22 @@ class StackTarget:
         """(audience output, worker's WORKER_AUDIENCE, worker's WORKER_INVOKER_EMAIL); a
         ``DemoError`` naming what the stack does not wire, since the worker runs with
         ``WORKER_AUTH=required``."""
-        missing = [what for what, value in (
-            ("an `audience` output (literal or the service's uri)", self.audience),
-            ("WORKER_AUDIENCE in the service's env (literal or the service's uri)", self.worker_audience),
-            ("WORKER_INVOKER_EMAIL in the service's env (literal or a service account's email)",
-             self.worker_invoker_email),
-        ) if not value]
+        missing = [
+            what
+            for what, value in (
+                ("an `audience` output (literal or the service's uri)", self.audience),
+                (
+                    "WORKER_AUDIENCE in the service's env (literal or the service's uri)",
+                    self.worker_audience,
+                ),
+                (
+                    "WORKER_INVOKER_EMAIL in the service's env (literal or a service account's "
+                    "email)",
+                    self.worker_invoker_email,
+                ),
+            )
+            if not value
+        ]
         if missing:
             raise DemoError("the stack does not wire the worker's token check: it needs "
                             + "; ".join(missing))
@@ -194,7 +206,8 @@ def stack_json_path(cdktf_out: Path, stack: str) -> Path:
 
 def synthesize(cdktf_out: Path = DEFAULT_CDKTF_OUT, repo_root: Path = REPO_ROOT,
                timeout: float = SYNTH_TIMEOUT_S) -> None:
-    """Run ``python main.py`` (what ``cdktf synth`` runs) to write ``cdktf_out`` (via CDKTF_OUTDIR)."""
+    """Run ``python main.py`` (what ``cdktf synth`` runs) to write ``cdktf_out`` (via
+    CDKTF_OUTDIR)."""
     main_py = repo_root / "main.py"
     if not main_py.exists():
         raise DemoError(f"cannot synthesize: {main_py} does not exist")
@@ -204,12 +217,19 @@ def synthesize(cdktf_out: Path = DEFAULT_CDKTF_OUT, repo_root: Path = REPO_ROOT,
     # without an image once a project is set, so name a local one unless the user has.
     env.setdefault("WORKER_IMAGE", DEMO_IMAGE)
     try:
-        proc = subprocess.run([sys.executable, str(main_py)], cwd=repo_root, env=env, timeout=timeout,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, str(main_py)],
+            cwd=repo_root,
+            env=env,
+            timeout=timeout,
+            capture_output=True,
+            text=True,
+        )
     except subprocess.TimeoutExpired:
         raise DemoError(f"synth (python main.py) took longer than {timeout:.0f} s") from None
     if proc.returncode != 0:
-        raise DemoError(f"synth (python main.py) failed with exit {proc.returncode}:\n{proc.stderr[-3000:]}")
+        raise DemoError(f"synth (python main.py) failed with exit "
+                        f"{proc.returncode}:\n{proc.stderr[-3000:]}")
 
 
 def read_stack(path: Path) -> StackTarget:
@@ -217,7 +237,8 @@ def read_stack(path: Path) -> StackTarget:
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DemoError(f"synthesized stack not found: {path} (run `python main.py` or pass --synth)") from None
+        raise DemoError(f"synthesized stack not found: {path} (run `python main.py` or pass "
+                        f"--synth)") from None
     except json.JSONDecodeError as exc:
         raise DemoError(f"{path} is not valid JSON: {exc}") from None
     resources = doc.get("resource") or {}
@@ -228,7 +249,8 @@ def read_stack(path: Path) -> StackTarget:
                         f"(queues: {', '.join(sorted(queues)) or 'none'})")
     name, location = _local_name(queue.get("name"), resources), queue.get("location")
     if not _literal(name) or not _literal(location):
-        raise DemoError(f"{path}: the queue's name and location must be literal strings, got {name!r}, {location!r}")
+        raise DemoError(f"{path}: the queue's name and location must be literal strings, got "
+                        f"{name!r}, {location!r}")
     project = _project(doc, queue)
     outputs = {k: (v or {}).get("value") for k, v in (doc.get("output") or {}).items()}
     services = resources.get("google_cloud_run_v2_service") or {}
@@ -248,7 +270,9 @@ def read_stack(path: Path) -> StackTarget:
         dead_letter_bucket=_bucket(path, env, "WORKER_DEAD_LETTER_BUCKET", resources),
         task_name_bucket=_bucket(path, env, "WORKER_TASK_NAME_BUCKET", resources),
         queue_max_attempts=_int_setting(path, env, "WORKER_QUEUE_MAX_ATTEMPTS"),
-        queue_max_retry_duration_seconds=_int_setting(path, env, "WORKER_QUEUE_MAX_RETRY_DURATION_SECONDS"),
+        queue_max_retry_duration_seconds=_int_setting(
+            path, env, "WORKER_QUEUE_MAX_RETRY_DURATION_SECONDS"
+        ),
     )
 
 
@@ -264,15 +288,19 @@ def _bucket(path: Path, env: dict[str, Any], name: str, resources: dict[str, Any
         return value
     ref = _REF.match(value) if isinstance(value, str) else None
     if ref and ref["type"] == "google_storage_bucket" and ref["attr"] == "name":
-        bucket_name = ((resources.get("google_storage_bucket") or {}).get(ref["id"]) or {}).get("name")
+        bucket_name = ((resources.get("google_storage_bucket") or {}).get(ref["id"]) or {}).get(
+            "name"
+        )
         if _literal(bucket_name):
             return bucket_name
-    raise DemoError(f"{path}: {name} in the service's env is {value!r}, which the demo cannot resolve "
+    raise DemoError(f"{path}: {name} in the service's env is {value!r}, which the demo cannot "
+                    f"resolve "
                     "to a bucket name (a literal or a google_storage_bucket's literal name)")
 
 
 def _int_setting(path: Path, env: dict[str, Any], name: str) -> int | None:
-    """An integer setting of the service's env (the stack writes them as strings); None when unset."""
+    """An integer setting of the service's env (the stack writes them as strings); None when
+    unset."""
     value = env.get(name)
     if value is None or value == "":
         return None
@@ -284,7 +312,8 @@ def _int_setting(path: Path, env: dict[str, Any], name: str) -> int | None:
 
 
 def _output_service(outputs: dict[str, Any], services: dict[str, Any]) -> dict[str, Any]:
-    """The Cloud Run service the ``service_url`` output refers to (the only one if it names none)."""
+    """The Cloud Run service the ``service_url`` output refers to (the only one if it names
+    none)."""
     ref = _REF.match(outputs.get("service_url") or "")
     if ref and ref["type"] == "google_cloud_run_v2_service" and ref["id"] in services:
         return services[ref["id"]]
@@ -306,7 +335,12 @@ def _audience(value: Any, services: dict[str, Any]) -> str | None:
     if _literal(value):
         return value
     ref = _REF.match(value) if isinstance(value, str) else None
-    if ref and ref["type"] == "google_cloud_run_v2_service" and ref["attr"] == "uri" and ref["id"] in services:
+    if (
+        ref
+        and ref["type"] == "google_cloud_run_v2_service"
+        and ref["attr"] == "uri"
+        and ref["id"] in services
+    ):
         return SERVICE_URI
     return None
 
@@ -354,7 +388,8 @@ def load_target(stack: str, cdktf_out: Path, synth: bool,
         log("synthesizing the stacks (python main.py)")
         synthesize(cdktf_out)
         if not path.exists():
-            raise DemoError(f"synth ran but wrote no {path}; is {stack!r} one of the stacks in main.py?")
+            raise DemoError(f"synth ran but wrote no {path}; is {stack!r} one of the stacks in "
+                            f"main.py?")
     return read_stack(path)
 
 
@@ -384,8 +419,12 @@ def _literal(value: Any) -> bool:
 
 
 def _project(doc: dict[str, Any], queue: dict[str, Any]) -> str:
-    candidates = [queue.get("project")]
-    candidates += [p.get("project") for p in (doc.get("provider") or {}).get("google", []) if isinstance(p, dict)]
+    candidates: list[Any] = [queue.get("project")]
+    candidates += [
+        p.get("project")
+        for p in (doc.get("provider") or {}).get("google", [])
+        if isinstance(p, dict)
+    ]
     candidates.append(os.environ.get("GOOGLE_CLOUD_PROJECT"))
     return next((c for c in candidates if _literal(c)), PLACEHOLDER_PROJECT)
 
@@ -472,8 +511,14 @@ class WorkerProcess(ReadProcess):
 
     APP = "app.worker.main:app"
 
-    def __init__(self, env: dict[str, str], *, classifier: Classifier = classify,
-                 start_timeout: float = WORKER_START_TIMEOUT_S, url_env: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        classifier: Classifier = classify,
+        start_timeout: float = WORKER_START_TIMEOUT_S,
+        url_env: Sequence[str] = (),
+    ) -> None:
         """``url_env``: variables set to the worker's own URL once its port is chosen (an
         audience that is the service's URL)."""
         self.env = env
@@ -496,7 +541,9 @@ class WorkerProcess(ReadProcess):
             self.port = free_port()
             env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
             env.update({name: self.url for name in self.url_env})
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])
+            )
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", self.APP, "--host", "127.0.0.1",
                  "--port", str(self.port), "--no-access-log"],
@@ -606,7 +653,8 @@ class ReplayRunSummary:
     tasks: list[str] = field(default_factory=list)
     """the replayed tasks' ids (``replayed-as``)"""
     outcomes: dict[str, list[str]] = field(default_factory=dict)
-    """replayed task id -> final outcomes the worker logged (dead_letter again: nothing was fixed)"""
+    """replayed task id -> final outcomes the worker logged (dead_letter again: nothing was
+    fixed)"""
     objects: list[str] = field(default_factory=list)
     """``gs://`` names of the dead letters the replayed tasks left"""
 
@@ -620,7 +668,8 @@ class DeadLetterSummary:
     """Where the worker kept its dead letters (the storage emulator, with the stack's buckets)."""
 
     bucket: str | None
-    """the stack's dead-letter bucket (None: the stack keeps none, dead letters are log lines only)"""
+    """the stack's dead-letter bucket (None: the stack keeps none, dead letters are log lines
+    only)"""
     task_name_bucket: str | None
     storage_emulator: str | None
     """the storage emulator's address (``STORAGE_EMULATOR_HOST``), None if none was started"""
@@ -648,15 +697,19 @@ class DeadLetterSummary:
 
     def render(self) -> list[str]:
         if not self.bucket:
-            return [f"  dead letters   {self.logged:>5}  logged only: the stack declares no dead-letter store"]
-        lines = [f"  dead letters   {len(self.objects):>5}  kept whole in gs://{self.bucket} (storage emulator "
+            return [f"  dead letters   {self.logged:>5}  logged only: the stack declares no "
+                    f"dead-letter store"]
+        lines = [f"  dead letters   {len(self.objects):>5}  kept whole in gs://{self.bucket} "
+                 f"(storage emulator "
                  f"{self.storage_emulator}), as the worker logged {self.logged}:"]
         lines += [f"{'':22}{name}" for name in self.objects]
         replay = self.replay
         if replay is not None:
             outcomes = sorted({o for got in replay.outcomes.values() for o in got})
-            lines.append(f"  replayed       {replay.replayed:>5}  re-enqueued by the replay, {replay.marked} marked "
-                         f"replayed-at; the worker's outcome: {', '.join(outcomes) or 'none'} (the kind is "
+            lines.append(f"  replayed       {replay.replayed:>5}  re-enqueued by the replay, "
+                         f"{replay.marked} marked "
+                         f"replayed-at; the worker's outcome: {', '.join(outcomes) or 'none'} (the "
+                         f"kind is "
                          "still unknown: nothing was fixed), kept as:")
             lines += [f"{'':22}{name}" for name in replay.objects]
         lines.append(f"  replay them:          {self.replay_command}")
@@ -687,31 +740,47 @@ class DemoSummary:
         return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sent": self.sent, "unique_tasks": self.unique, "created": self.created,
-                "enqueue_duplicates": self.enqueue_duplicates, "enqueue_failed": self.enqueue_failed,
-                "handled": self.handled, "duplicates": self.duplicates, "dead_lettered": self.dead_lettered,
-                "retried": self.retried, "rejected": self.rejected,
-                "dead_letters": self.dead_letters.as_dict() if self.dead_letters else None,
-                "job": self.job.as_dict() if self.job else None,
-                "ok": self.ok, "problems": self.problems}
+        return {
+            "sent": self.sent,
+            "unique_tasks": self.unique,
+            "created": self.created,
+            "enqueue_duplicates": self.enqueue_duplicates,
+            "enqueue_failed": self.enqueue_failed,
+            "handled": self.handled,
+            "duplicates": self.duplicates,
+            "dead_lettered": self.dead_lettered,
+            "retried": self.retried,
+            "rejected": self.rejected,
+            "dead_letters": self.dead_letters.as_dict() if self.dead_letters else None,
+            "job": self.job.as_dict() if self.job else None,
+            "ok": self.ok,
+            "problems": self.problems,
+        }
 
     def render(self) -> str:
         lines = [
             "demo summary",
-            f"  sent           {self.sent:>5}  create calls ({self.unique} unique task ids; one id sent twice on purpose)",
+            f"  sent           {self.sent:>5}  create calls ({self.unique} unique task ids; one id "
+            f"sent twice on purpose)",
             f"  created        {self.created:>5}  accepted by the queue",
-            f"  enqueue dups   {self.enqueue_duplicates:>5}  answered ALREADY_EXISTS (the emulator never does;"
+            f"  enqueue dups   {self.enqueue_duplicates:>5}  answered ALREADY_EXISTS (the emulator "
+            f"never does;"
             " Cloud Tasks would)",
             f"  handled        {self.handled:>5}  run by the worker",
-            f"  duplicates     {self.duplicates:>5}  deliveries skipped by the worker's task-name dedup"
-            + (f" (shared store gs://{names})" if (names := self.dead_letters and self.dead_letters.task_name_bucket)
-               else " (in memory: the stack declares no task-name store)"),
+            f"  duplicates     {self.duplicates:>5}  deliveries skipped by the worker's task-name "
+            f"dedup"
+            + (
+                f" (shared store gs://{names})"
+                if (names := self.dead_letters and self.dead_letters.task_name_bucket)
+                else " (in memory: the stack declares no task-name store)"
+            ),
             f"  dead-lettered  {self.dead_lettered:>5}  acknowledged without retry (unknown kind)",
             f"  rejected       {self.rejected:>5}  attempts refused by the worker's token check"
             " (401/403; any one fails the demo)",
         ]
         if self.retried:
-            lines.append(f"  retried        {self.retried:>5}  attempts answered 409/429/5xx (the emulator retries at once)")
+            lines.append(f"  retried        {self.retried:>5}  attempts answered 409/429/5xx (the "
+                         f"emulator retries at once)")
         if self.dead_letters is not None:
             lines += self.dead_letters.render()
         if self.job is not None:
@@ -744,10 +813,16 @@ class TokenWiring:
 
 
 def demo_specs(count: int, run_id: str) -> tuple[list[TaskSpec], dict[str, str]]:
-    """``count`` echo tasks, the first one again (same id), one unknown kind; and what to expect per id."""
-    specs = [TaskSpec("echo", {"msg": f"hello {i}", "i": i}, task_id=f"demo-{run_id}-{i}") for i in range(count)]
+    """``count`` echo tasks, the first one again (same id), one unknown kind; and what to expect
+    per id."""
+    specs = [
+        TaskSpec("echo", {"msg": f"hello {i}", "i": i}, task_id=f"demo-{run_id}-{i}")
+        for i in range(count)
+    ]
     specs.append(TaskSpec("echo", {"msg": "hello 0 again"}, task_id=f"demo-{run_id}-0"))
-    specs.append(TaskSpec(UNKNOWN_KIND, {"why": "shows dead-lettering"}, task_id=f"demo-{run_id}-unknown"))
+    specs.append(
+        TaskSpec(UNKNOWN_KIND, {"why": "shows dead-lettering"}, task_id=f"demo-{run_id}-unknown")
+    )
     return specs, {s.task_id: (DEAD_LETTER if s.kind == UNKNOWN_KIND else HANDLED) for s in specs}  # type: ignore[misc]
 
 
@@ -775,7 +850,8 @@ def run_demo(
     job_target = target.job if job else None
     queues = [target.queue_path] + ([job_target.queue_path] if job_target else [])
     with Emulator(queues) as emulator, contextlib.ExitStack() as standins:
-        log(f"emulator on {emulator.address}; its OIDC stand-in serves certificates at {emulator.certs_url}")
+        log(f"emulator on {emulator.address}; its OIDC stand-in serves certificates at "
+            f"{emulator.certs_url}")
         # The token check on, wired as the stack wires the service: WORKER_AUDIENCE and
         # WORKER_INVOKER_EMAIL from its env, the certificates from the emulator's local signer.
         worker_env = {"WORKER_AUTH": "required", "WORKER_INVOKER_EMAIL": worker_email,
@@ -790,7 +866,8 @@ def run_demo(
         if target.buckets:
             gcs = standins.enter_context(start_storage(target.buckets))
             worker_env.update(gcs.env)
-            log(f"storage emulator (fake-gcs-server) on {gcs.url} with bucket(s) {', '.join(target.buckets)}")
+            log(f"storage emulator (fake-gcs-server) on {gcs.url} with bucket(s) "
+                f"{', '.join(target.buckets)}")
         worker_env.update(target.store_env())
         url_env = ["WORKER_AUDIENCE"] if worker_audience == SERVICE_URI else []
         with WorkerProcess(worker_env, url_env=url_env) as worker:
@@ -799,8 +876,10 @@ def run_demo(
                 invoker_email=target.invoker_email,
                 worker_audience=worker.url if worker_audience == SERVICE_URI else worker_audience,
                 worker_invoker_email=worker_email)
-            log(f"worker on {worker.url} (WORKER_AUTH=required: WORKER_AUDIENCE={wiring.worker_audience}, "
-                f"WORKER_INVOKER_EMAIL={wiring.worker_invoker_email} from the {stack} stack's service env)")
+            log(f"worker on {worker.url} (WORKER_AUTH=required: "
+                f"WORKER_AUDIENCE={wiring.worker_audience}, "
+                f"WORKER_INVOKER_EMAIL={wiring.worker_invoker_email} from the {stack} stack's "
+                f"service env)")
             if target.store_env():
                 log("worker stores and retry limits from the stack's service env: "
                     + ", ".join(f"{k}={v}" for k, v in sorted(target.store_env().items())))
@@ -825,7 +904,9 @@ def run_demo(
             log(f"outputs file {outputs_file}")
             run_id = secrets.token_hex(3)
             specs, expected = demo_specs(count, run_id)
-            with TaskEnqueuer.from_outputs_file(outputs_file, stack, emulator=emulator.address) as enq:
+            with TaskEnqueuer.from_outputs_file(
+                outputs_file, stack, emulator=emulator.address
+            ) as enq:
                 bulk = enq.enqueue_many(specs, concurrency=4)
             ids = {spec.task_id: res.task_id for spec, res in zip(specs, bulk.results, strict=True)}
             log(f"enqueued {len(specs)} tasks in {bulk.elapsed_s:.2f} s; waiting for the worker")
@@ -834,13 +915,18 @@ def run_demo(
             def finished(deliveries: list[Delivery]) -> int:
                 return sum(1 for d in deliveries if d.task_id in sent_ids and d.outcome in FINAL)
 
-            # The emulator delivers every created task (a re-used name too) until it is acknowledged.
+            # The emulator delivers every created task (a re-used name too) until it is
+            # acknowledged.
             def refused(deliveries: list[Delivery]) -> bool:
                 return any(d.outcome == REJECTED for d in deliveries if d.task_id in sent_ids)
 
-            # A refused token is retried for ever (as Cloud Tasks would, until max_attempts): stop at the first.
+            # A refused token is retried for ever (as Cloud Tasks would, until max_attempts):
+            # stop at the first.
             if not worker.wait_for(lambda ds: finished(ds) >= bulk.created or refused(ds), wait_s):
-                log(f"timed out after {wait_s:.0f} s; worker log tail:\n" + "\n".join(list(worker.tail)[-20:]))
+                log(
+                    f"timed out after {wait_s:.0f} s; worker log tail:\n"
+                    + "\n".join(list(worker.tail)[-20:])
+                )
             time.sleep(SETTLE_S)  # extra deliveries would show up here
             seen = [d for d in worker.snapshot() if d.task_id in sent_ids]
             dead = DeadLetterSummary(
@@ -853,8 +939,9 @@ def run_demo(
                 dead.kept_max_attempts = [meta.get("max-attempts") for _, meta in kept]
                 log(f"{len(dead.objects)} dead letter(s) in gs://{dead.bucket}; replaying them")
                 if dead.objects and not refused(seen):
-                    dead.replay = replay_once(outputs_file, stack, emulator.address, gcs, worker, dead.bucket,
-                                              wait_s, log)
+                    dead.replay = replay_once(
+                        outputs_file, stack, emulator.address, gcs, worker, dead.bucket, wait_s, log
+                    )
             job_run = None
             if job_target is not None and standin is not None:
                 job_run = run_job_once(outputs_file, stack, emulator.address, standin, job_target,
@@ -885,20 +972,31 @@ def list_dead_letters(gcs: StorageEmulator, bucket: str) -> list[tuple[str, dict
         client.close()
 
 
-def replay_once(outputs_file: Path, stack: str, emulator: str, gcs: StorageEmulator, worker: WorkerProcess,
-                bucket: str, wait_s: float, log: Callable[[str], None] = lambda _msg: None) -> ReplayRunSummary:
+def replay_once(
+    outputs_file: Path,
+    stack: str,
+    emulator: str,
+    gcs: StorageEmulator,
+    worker: WorkerProcess,
+    bucket: str,
+    wait_s: float,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> ReplayRunSummary:
     """``python -m app.enqueue replay`` as a library call, against the demo's emulators: every
     dead letter re-enqueued through ``TaskEnqueuer`` from the outputs file and marked; then
     the worker's outcome for each replayed task, and the marks and objects read back."""
     run = ReplayRunSummary(command=(f"STORAGE_EMULATOR_HOST={gcs.url} python -m app.enqueue replay "
-                                    f"--outputs {outputs_file} --stack {stack} --emulator {emulator}"))
+                                    f"--outputs {outputs_file} --stack {stack} --emulator "
+                                    f"{emulator}"))
     client = gcs.client()
     try:
         before = {blob.name for blob in client.list_blobs(bucket, prefix=DEAD_LETTER_PREFIX)}
         with TaskEnqueuer.from_outputs_file(outputs_file, stack, emulator=emulator) as enq:
             result = replay_dead_letters(enq, bucket, storage_client=client)
         run.replayed = result.count("replayed") + result.count("already_on_queue")
-        marks = [dict(client.bucket(bucket).get_blob(name).metadata or {}) for name in sorted(before)]
+        marks = [
+            dict(client.bucket(bucket).get_blob(name).metadata or {}) for name in sorted(before)
+        ]
         run.marked = sum(1 for meta in marks if REPLAYED_AT in meta)
         run.tasks = [meta[REPLAYED_AS].rsplit("/", 1)[-1] for meta in marks if REPLAYED_AS in meta]
         names = set(run.tasks)
@@ -972,7 +1070,7 @@ def _job_outputs(execution: Execution) -> tuple[int, list[str]]:
     return len(outputs), outputs
 
 
-def summarise(bulk: Any, expected: dict[str, str], ids: dict[str, str | None],
+def summarise(bulk: Any, expected: dict[str, str], ids: dict[str | None, str | None],
               seen: Sequence[Delivery], job: JobRunSummary | None = None, *,
               wiring: TokenWiring | None = None,
               dead_letters: DeadLetterSummary | None = None) -> DemoSummary:
@@ -999,12 +1097,17 @@ def summarise(bulk: Any, expected: dict[str, str], ids: dict[str, str | None],
             s.problems.append(f"task {spec_id}: {got[0]} (want {want})")
     if dead_letters is not None:
         s.dead_letters = dead_letters
-        s.problems += _dead_letter_problems(dead_letters, [d for d in seen if d.outcome == DEAD_LETTER])
+        s.problems += _dead_letter_problems(
+            dead_letters, [d for d in seen if d.outcome == DEAD_LETTER]
+        )
         if dead_letters.replay is not None:
-            refused_replays = sum(o == REJECTED for got in dead_letters.replay.outcomes.values() for o in got)
+            refused_replays = sum(
+                o == REJECTED for got in dead_letters.replay.outcomes.values() for o in got
+            )
             s.rejected += refused_replays
             if refused_replays:
-                s.problems.append(f"replay: {refused_replays} attempt(s) refused by the worker's token check")
+                s.problems.append(f"replay: {refused_replays} attempt(s) refused by the worker's "
+                                  f"token check")
     if job is not None:
         s.job = job
         s.problems += job.problems
@@ -1019,10 +1122,14 @@ def _dead_letter_problems(dead: DeadLetterSummary, logged: Sequence[Delivery]) -
     problems = []
     said = sorted(str(d.record.get("dead_letter_object")) for d in logged)
     if len(dead.objects) != len(logged) or said != dead.objects:
-        problems.append(f"dead letters: the worker logged {len(logged)} ({said}) but gs://{dead.bucket} "
+        problems.append(f"dead letters: the worker logged {len(logged)} ({said}) but "
+                        f"gs://{dead.bucket} "
                         f"holds {len(dead.objects)} ({dead.objects})")
-    if dead.max_attempts is not None and any(m != str(dead.max_attempts) for m in dead.kept_max_attempts):
-        problems.append(f"dead letters: kept with max-attempts {dead.kept_max_attempts}, but the stack's "
+    if dead.max_attempts is not None and any(
+        m != str(dead.max_attempts) for m in dead.kept_max_attempts
+    ):
+        problems.append(f"dead letters: kept with max-attempts {dead.kept_max_attempts}, but the "
+                        f"stack's "
                         f"WORKER_QUEUE_MAX_ATTEMPTS is {dead.max_attempts}")
     replay = dead.replay
     if replay is None:
@@ -1034,10 +1141,12 @@ def _dead_letter_problems(dead: DeadLetterSummary, logged: Sequence[Delivery]) -
         final = [o for o in replay.outcomes.get(task, []) if o in (HANDLED, DEAD_LETTER)]
         # The worker is unchanged, so a replayed unknown kind is dead-lettered again (kept anew).
         if final != [DEAD_LETTER]:
-            problems.append(f"replayed task {task}: outcomes {final} (want exactly one dead_letter: "
+            problems.append(f"replayed task {task}: outcomes {final} (want exactly one "
+                            f"dead_letter: "
                             "nothing was fixed)")
     if len(replay.objects) != len(replay.tasks):
-        problems.append(f"replay: {len(replay.tasks)} replayed task(s) left {len(replay.objects)} new dead letters")
+        problems.append(f"replay: {len(replay.tasks)} replayed task(s) left {len(replay.objects)} "
+                        f"new dead letters")
     return problems
 
 
@@ -1060,12 +1169,19 @@ def _rejection_problem(rejected: Sequence[Delivery], wiring: TokenWiring | None)
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m app.demo", description=__doc__.split("\n", 1)[0])
-    p.add_argument("--count", type=int, default=DEFAULT_COUNT, help="echo tasks to send (default: %(default)s)")
-    p.add_argument("--stack", default=DEFAULT_STACK, help="synthesized stack to take the queue from")
-    p.add_argument("--synth", action="store_true", help="run `python main.py` first even if cdktf.out exists")
-    p.add_argument("--cdktf-out", type=Path, default=DEFAULT_CDKTF_OUT, help="synth output directory")
-    p.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="where outputs.json is written")
-    p.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, help="max seconds to wait for the worker")
+    p.add_argument("--count", type=int, default=DEFAULT_COUNT, help="echo tasks to send (default: "
+                                                                    "%(default)s)")
+    p.add_argument(
+        "--stack", default=DEFAULT_STACK, help="synthesized stack to take the queue from"
+    )
+    p.add_argument("--synth", action="store_true", help="run `python main.py` first even if "
+                                                        "cdktf.out exists")
+    p.add_argument("--cdktf-out", type=Path, default=DEFAULT_CDKTF_OUT, help="synth output "
+                                                                             "directory")
+    p.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="where outputs.json is "
+                                                                           "written")
+    p.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, help="max seconds to wait for the "
+                                                                      "worker")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-job", action="store_true",
                    help="skip the job run (the stack's job through the jobs.run stand-in)")

@@ -110,8 +110,13 @@ class Emulator(ReadProcess):
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
-            self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            text=True, env=env, cwd=str(_REPO_ROOT),
+            self.command(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=str(_REPO_ROOT),
         )
         try:
             self.port, self.certs_port = self._wait_ready()
@@ -134,15 +139,20 @@ class Emulator(ReadProcess):
         assert self.process is not None and self.process.stdout is not None
         found: list[tuple[int, int]] = []
         ready = threading.Event()
-        self._reader = threading.Thread(target=self._drain, args=(self.process.stdout, found, ready),
-                                        name="emulator-output", daemon=True)
+        self._reader = threading.Thread(
+            target=self._drain,
+            args=(self.process.stdout, found, ready),
+            name="emulator-output",
+            daemon=True,
+        )
         self._reader.start()
         deadline = time.monotonic() + self.startup_timeout
         while not ready.wait(0.05):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 why = "exited" if self.process.poll() is not None else "did not start in time"
                 tail = "\n".join(self.output)
-                raise EmulatorError(f"Cloud Tasks emulator {why}: {' '.join(self.command())}\n{tail}")
+                raise EmulatorError(f"Cloud Tasks emulator {why}: "
+                                    f"{' '.join(self.command())}\n{tail}")
         return found[0]
 
     def _drain(self, stream: IO[str], found: list[tuple[int, int]], ready: threading.Event) -> None:
@@ -179,7 +189,9 @@ def state_class(*, dedup_task_names: bool) -> type:
 
         def submit_task(self, task_name: str, force_run: bool = False):  # the emulator's Task
             task = self._find(task_name.rsplit("?", 1)[0])
-            oidc = task.http_request.oidc_token if task is not None and task.http_request.url else None
+            oidc = (
+                task.http_request.oidc_token if task is not None and task.http_request.url else None
+            )
             if oidc is None or not oidc.service_account_email or not self._due(task, force_run):
                 return super().submit_task(task_name, force_run)
             headers = task.http_request.headers
@@ -198,10 +210,14 @@ def state_class(*, dedup_task_names: bool) -> type:
 
         def _find(self, task_name: str):
             queue = task_name.rsplit("/", 2)[0]
-            return next((t for t in list(self._queue_tasks.get(queue, ())) if t.name == task_name), None)
+            return next(
+                (t for t in list(self._queue_tasks.get(queue, ())) if t.name == task_name), None
+            )
 
         @staticmethod
-        def _due(task, force_run: bool) -> bool:  # the emulator's own test, so no token is minted for a task it will not send
+        def _due(
+            task, force_run: bool
+        ) -> bool:  # the emulator's own test, so no token is minted for a task it will not send
             now = datetime.datetime.now(datetime.UTC)
             return force_run or not task.schedule_time or task.schedule_time < now
 
@@ -219,14 +235,18 @@ def state_class(*, dedup_task_names: bool) -> type:
             with self._seen_lock:
                 if task.name in self._seen:
                     raise AlreadyExists(f"Requested entity already exists: {task.name}")
-                created = super().create_task(queue, task)  # may fail (no such queue): name stays free
+                created = super().create_task(
+                    queue, task
+                )  # may fail (no such queue): name stays free
                 self._seen.add(task.name)
             return created
 
     return DedupQueueState if dedup_task_names else SigningQueueState
 
 
-def serve(host: str, port: int, queues: Sequence[str], *, dedup_task_names: bool, max_retries: int) -> None:
+def serve(
+    host: str, port: int, queues: Sequence[str], *, dedup_task_names: bool, max_retries: int
+) -> None:
     """Run the emulator's server classes and the OIDC certificate server on ``host`` until
     SIGTERM or SIGINT."""
     from gcloud_tasks_emulator import server as emu
@@ -259,17 +279,29 @@ def serve(host: str, port: int, queues: Sequence[str], *, dedup_task_names: bool
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m app.emulator", description="Cloud Tasks emulator on loopback")
+    p = argparse.ArgumentParser(prog="python -m app.emulator", description="Cloud Tasks emulator "
+                                                                           "on loopback")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed as READY <port> <certs port>)")
-    p.add_argument("--queue", action="append", default=[], help="projects/P/locations/L/queues/Q (repeatable)")
-    p.add_argument("--dedup-task-names", action="store_true", help="ALREADY_EXISTS on a reused task name")
-    p.add_argument("--max-retries", type=int, default=-1, help="give up a failing task after N retries (-1: never)")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed as READY "
+                                                       "<port> <certs port>)")
+    p.add_argument("--queue", action="append", default=[], help="projects/P/locations/L/queues/Q "
+                                                                "(repeatable)")
+    p.add_argument("--dedup-task-names", action="store_true", help="ALREADY_EXISTS on a reused "
+                                                                   "task name")
+    p.add_argument("--max-retries", type=int, default=-1, help="give up a failing task after N "
+                                                               "retries (-1: never)")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = p.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s "
+                                                     "%(message)s",
                         stream=sys.stdout)
-    serve(args.host, args.port, args.queue, dedup_task_names=args.dedup_task_names, max_retries=args.max_retries)
+    serve(
+        args.host,
+        args.port,
+        args.queue,
+        dedup_task_names=args.dedup_task_names,
+        max_retries=args.max_retries,
+    )
     return 0
 
 

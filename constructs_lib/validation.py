@@ -49,8 +49,9 @@ def is_token(value: Any) -> bool:
     """True when ``value`` is (or contains) an unresolved token: the framework's own
     ``Token.is_unresolved``, asked only of strings and finite floats (the types a token
     can take here; anything else is a literal, and jsii could not pass it anyway).
-    About 500 checks in a full synth of stacks/ cost about 0.1-0.2 s in the jsii kernel
-    (python -m bench.token_check), a few percent of a synth."""
+    A full synth of stacks/ makes 495 checks: 0.18 s of a 4.2 s synth on cdktf, 0.11 s of
+    4.0 s on cdktn (``python -m bench.token_check``), so the framework's private token
+    encoding is not decoded here to save them."""
     if isinstance(value, bool) or not isinstance(value, (str, float)):
         return False
     if isinstance(value, float) and not math.isfinite(value):

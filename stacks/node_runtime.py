@@ -3,8 +3,9 @@
 * ``--max-semi-space-size=1``: the provider's JavaScript stays on node's heap whatever
   Python imports; a 1 MB young generation trims ~30 MB of peak RSS.
 * ``--require stacks/node/code_cache.js``: a V8 code cache for the packages jsii loads, so a
-  synth does not parse the provider's ~200 MB of JavaScript again (about -0.5 s per synth;
-  ~150 MB on disk under the cache directory). Used on Node 22 (cdktn) too: node's built-in
+  synth does not parse the provider's ~200 MB of JavaScript again (a synth takes 1.14x as
+  long without it on cdktf, 1.10x on cdktn: docs/benchmarks.md; ~150 MB on disk under the
+  cache directory). Used on Node 22 (cdktn) too: node's built-in
   compile cache (``NODE_COMPILE_CACHE``) is keyed by path and jsii extracts to a new
   /tmp/jsii-kernel-* directory in every process, so it never hits there and grows by ~215 MB
   per synth (measured: docs/cdktn.md, ``bench/synth.py``).

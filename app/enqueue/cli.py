@@ -41,24 +41,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--outputs", default=defaults.OUTPUTS_PATH, metavar="PATH",
                    help="outputs file from `cdktf deploy --outputs-file` (default: %(default)s)")
-    p.add_argument("--stack", metavar="NAME", help="stack in the outputs file (default: the only one)")
+    p.add_argument("--stack", metavar="NAME", help="stack in the outputs file (default: the only "
+                                                   "one)")
     p.add_argument("--pattern", metavar="NAME",
                    help="pattern of a stack with several, whose outputs are NAME_task_url, ... "
                         "(default: the stack's unprefixed outputs, or its only pattern)")
     p.add_argument("--emulator", metavar="HOST:PORT",
-                   help=f"use a Cloud Tasks emulator over insecure gRPC (env {defaults.EMULATOR_ENV})")
+                   help=f"use a Cloud Tasks emulator over insecure gRPC (env "
+                        f"{defaults.EMULATOR_ENV})")
     what = p.add_argument_group("what to send (one of --kind or --jsonl)")
     src = what.add_mutually_exclusive_group(required=True)
     src.add_argument("--kind", help="task kind, e.g. echo")
     src.add_argument("--jsonl", metavar="PATH",
-                     help="bulk: one JSON task per line, keys kind, data, task_id, delay_seconds ('-' = stdin)")
-    what.add_argument("--data", default="{}", metavar="JSON", help="task data, a JSON object (default: {})")
+                     help="bulk: one JSON task per line, keys kind, data, task_id, delay_seconds "
+                          "('-' = stdin)")
+    what.add_argument("--data", default="{}", metavar="JSON", help="task data, a JSON object "
+                                                                   "(default: {})")
     what.add_argument("--task-id", metavar="ID",
                       help="name the task (deduplicated by Cloud Tasks); letters, digits, '-', '_'")
     what.add_argument("--delay", type=float, default=0.0, metavar="SECONDS",
                       help="schedule the task this many seconds ahead (max 30 days)")
     what.add_argument("--count", type=int, default=1, metavar="N",
-                      help="bulk: send the --kind/--data task N times (ids ID-0..ID-N-1 with --task-id)")
+                      help="bulk: send the --kind/--data task N times (ids ID-0..ID-N-1 with "
+                           "--task-id)")
     job = p.add_argument_group("job runs (--job: each task starts one execution of the stack's "
                                "Cloud Run job through jobs.run)")
     job.add_argument("--job", action="store_true",
@@ -74,13 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="container the override applies to (jobs with several containers)")
     tune = p.add_argument_group("tuning")
     tune.add_argument("--concurrency", type=int, default=defaults.CONCURRENCY, metavar="N",
-                      help="bulk: concurrent create calls over the one client (default: %(default)s)")
+                      help="bulk: concurrent create calls over the one client (default: "
+                           "%(default)s)")
     tune.add_argument("--timeout", type=float, default=defaults.CREATE_TIMEOUT_S, metavar="SECONDS",
                       help="deadline of each create attempt (default: %(default)s)")
-    tune.add_argument("--retry-deadline", type=float, default=defaults.RETRY_TOTAL_S, metavar="SECONDS",
-                      help="total time for retries of one task on transient errors (default: %(default)s)")
+    tune.add_argument(
+        "--retry-deadline",
+        type=float,
+        default=defaults.RETRY_TOTAL_S,
+        metavar="SECONDS",
+        help="total time for retries of one task on transient errors (default: %(default)s)",
+    )
     tune.add_argument("--no-hash-prefix", action="store_true",
-                      help="send --task-id as is instead of prefixing a hash of it (sequential ids are slower)")
+                      help="send --task-id as is instead of prefixing a hash of it (sequential ids "
+                           "are slower)")
     tune.add_argument("--no-progress", action="store_true",
                       help="no progress bar (it is shown on stderr only when stderr is a terminal)")
     tune.add_argument("--dry-run", action="store_true",
@@ -91,17 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
 def build_replay_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m app.enqueue replay",
-        description="Re-enqueue the worker's dead letters not yet replayed (new task ids derived from "
+        description="Re-enqueue the worker's dead letters not yet replayed (new task ids derived "
+                    "from "
                     "the originals), then mark each replayed. Prints the counts as JSON.",
     )
     p.add_argument("--outputs", default=defaults.OUTPUTS_PATH, metavar="PATH",
                    help="outputs file from `cdktf deploy --outputs-file` (default: %(default)s)")
-    p.add_argument("--stack", metavar="NAME", help="stack in the outputs file (default: the only one)")
+    p.add_argument("--stack", metavar="NAME", help="stack in the outputs file (default: the only "
+                                                   "one)")
     p.add_argument("--pattern", metavar="NAME", help="pattern of a stack with several")
     p.add_argument("--bucket", metavar="NAME",
                    help="dead-letter bucket (default: the outputs' dead_letter_bucket)")
     p.add_argument("--emulator", metavar="HOST:PORT",
-                   help=f"use a Cloud Tasks emulator over insecure gRPC (env {defaults.EMULATOR_ENV}); "
+                   help=f"use a Cloud Tasks emulator over insecure gRPC (env "
+                        f"{defaults.EMULATOR_ENV}); "
                         "Cloud Storage follows STORAGE_EMULATOR_HOST")
     p.add_argument("--limit", type=int, metavar="N", help="replay at most N dead letters")
     p.add_argument("--dry-run", action="store_true",
@@ -111,9 +126,14 @@ def build_replay_parser() -> argparse.ArgumentParser:
     return p
 
 
-def replay_main(argv: Sequence[str] | None = None, *, client: tasks_v2.CloudTasksClient | None = None,
-                storage_client: Any = None) -> int:
-    """``python -m app.enqueue replay``; ``client`` / ``storage_client`` let tests inject clients."""
+def replay_main(
+    argv: Sequence[str] | None = None,
+    *,
+    client: tasks_v2.CloudTasksClient | None = None,
+    storage_client: Any = None,
+) -> int:
+    """``python -m app.enqueue replay``; ``client`` / ``storage_client`` let tests inject
+    clients."""
     from app.enqueue.replay import replay_dead_letters
 
     args = build_replay_parser().parse_args(argv)
@@ -121,17 +141,21 @@ def replay_main(argv: Sequence[str] | None = None, *, client: tasks_v2.CloudTask
         outputs = load_outputs(args.outputs, args.stack, args.pattern)
         bucket = args.bucket or outputs.dead_letter_bucket
         if not bucket:
-            raise EnqueueError(f"no dead-letter bucket: the outputs of stack {outputs.stack!r} have no "
+            raise EnqueueError(f"no dead-letter bucket: the outputs of stack {outputs.stack!r} "
+                               f"have no "
                                "dead_letter_bucket (a stack without the store); pass --bucket NAME")
         if args.limit is not None and args.limit < 1:
             raise EnqueueError(f"--limit must be >= 1, got {args.limit}")
-        enq = TaskEnqueuer(outputs, client=client, emulator=emulator_target(args.emulator), timeout=args.timeout)
+        enq = TaskEnqueuer(
+            outputs, client=client, emulator=emulator_target(args.emulator), timeout=args.timeout
+        )
     except EnqueueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     with enq:
-        result = replay_dead_letters(enq, bucket, storage_client=storage_client, dry_run=args.dry_run,
-                                     limit=args.limit)
+        result = replay_dead_letters(
+            enq, bucket, storage_client=storage_client, dry_run=args.dry_run, limit=args.limit
+        )
     for item in result.items:
         if item.status == "failed":
             print(f"failed: {item.object_name} {item.error}", file=sys.stderr)
@@ -141,7 +165,9 @@ def replay_main(argv: Sequence[str] | None = None, *, client: tasks_v2.CloudTask
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def main(argv: Sequence[str] | None = None, *, client: tasks_v2.CloudTasksClient | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, client: tasks_v2.CloudTasksClient | None = None
+) -> int:
     """Run the CLI; ``client`` lets tests inject a client (it is never created on bad input)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["replay"]:
@@ -153,7 +179,8 @@ def main(argv: Sequence[str] | None = None, *, client: tasks_v2.CloudTasksClient
         if args.retry_deadline <= 0:
             raise EnqueueError(f"--retry-deadline must be > 0 seconds, got {args.retry_deadline}")
         if not 1 <= args.concurrency <= defaults.MAX_CONCURRENCY:
-            raise EnqueueError(f"--concurrency must be 1 to {defaults.MAX_CONCURRENCY}, got {args.concurrency}")
+            raise EnqueueError(f"--concurrency must be 1 to {defaults.MAX_CONCURRENCY}, got "
+                               f"{args.concurrency}")
         options: dict[str, Any] = dict(client=client, emulator=emulator, timeout=args.timeout,
                                        retry=default_retry(args.retry_deadline),
                                        hash_task_ids=not args.no_hash_prefix)

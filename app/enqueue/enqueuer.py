@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
@@ -94,7 +94,12 @@ class BulkResult:
         }
 
 
-OutputsT = TypeVar("OutputsT")
+class _QueueOutputs(Protocol):
+    @property
+    def queue_path(self) -> str: ...
+
+
+OutputsT = TypeVar("OutputsT", bound=_QueueOutputs)
 
 
 class BaseEnqueuer(Generic[OutputsT]):
@@ -161,7 +166,8 @@ class BaseEnqueuer(Generic[OutputsT]):
         failures are recorded as ``failed`` results, not raised.
         """
         if not 1 <= concurrency <= defaults.MAX_CONCURRENCY:
-            raise EnqueueError(f"concurrency must be 1 to {defaults.MAX_CONCURRENCY}, got {concurrency!r}")
+            raise EnqueueError(f"concurrency must be 1 to {defaults.MAX_CONCURRENCY}, got "
+                               f"{concurrency!r}")
         tasks: Iterable[tasks_v2.Task]
         total: int | None
         if validate_first:

@@ -95,7 +95,7 @@ def replay_dead_letters(
     """Replay every dead letter of ``bucket`` not yet replayed (at most ``limit``); see the module
     docstring. ``storage_client``: a google-cloud-storage client (default: one with ADC, or the
     emulator named by ``STORAGE_EMULATOR_HOST``)."""
-    from google.cloud import storage
+    import google.cloud.storage as storage
 
     client = storage_client if storage_client is not None else storage.Client(project=None)
     result = ReplayResult(bucket=bucket, dry_run=dry_run)
@@ -115,10 +115,14 @@ def replay_dead_letters(
     return result
 
 
-def _replay_one(enqueuer: TaskEnqueuer, blob: Any, meta: dict[str, str], task_id: str) -> ReplayItem:
+def _replay_one(
+    enqueuer: TaskEnqueuer, blob: Any, meta: dict[str, str], task_id: str
+) -> ReplayItem:
     try:
         body = blob.download_as_bytes(if_generation_match=blob.generation)
-        created = enqueuer.enqueue_spec(BodyTaskSpec(body, task_id=task_id, kind=meta.get("kind") or "replay"))
+        created = enqueuer.enqueue_spec(
+            BodyTaskSpec(body, task_id=task_id, kind=meta.get("kind") or "replay")
+        )
     except (gexc.GoogleAPIError, ValueError) as exc:
         return ReplayItem(blob.name, task_id, "failed", f"{type(exc).__name__}: {exc}")
     status = {CREATED: "replayed", DUPLICATE: "already_on_queue"}[created.status]
@@ -133,5 +137,6 @@ def _replay_one(enqueuer: TaskEnqueuer, blob: Any, meta: dict[str, str], task_id
     except gexc.PreconditionFailed:
         return ReplayItem(blob.name, task_id, "raced")
     except gexc.GoogleAPIError as exc:
-        return ReplayItem(blob.name, task_id, "failed", f"enqueued as {created.name} but not marked: {exc}")
+        return ReplayItem(blob.name, task_id, "failed", f"enqueued as {created.name} but not "
+                                                        f"marked: {exc}")
     return ReplayItem(blob.name, task_id, status)

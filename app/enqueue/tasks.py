@@ -37,10 +37,12 @@ class TaskSpec:
     def from_json(cls, obj: Any, where: str = "task") -> TaskSpec:
         """Build a spec from a decoded JSON object (one JSONL line)."""
         if not isinstance(obj, dict):
-            raise TaskSpecError(f"{where}: expected a JSON object with keys {SPEC_KEYS}, got {type(obj).__name__}")
+            raise TaskSpecError(f"{where}: expected a JSON object with keys {SPEC_KEYS}, got "
+                                f"{type(obj).__name__}")
         unknown = sorted(set(obj) - set(SPEC_KEYS))
         if unknown:
-            raise TaskSpecError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(SPEC_KEYS)}")
+            raise TaskSpecError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
+                                f"{', '.join(SPEC_KEYS)}")
         if "kind" not in obj:
             raise TaskSpecError(f"{where}: missing required key 'kind'")
         return cls(
@@ -101,7 +103,8 @@ def task_name_id(task_id: str, hash_prefix: bool = True) -> str:
     full = f"{digest}-{task_id}"
     if len(full) > 500:
         raise TaskSpecError(
-            f"task id {task_id[:40]!r}... is too long: with the {defaults.HASH_PREFIX_LEN + 1}-character "
+            f"task id {task_id[:40]!r}... is too long: with the "
+            f"{defaults.HASH_PREFIX_LEN + 1}-character "
             f"hash prefix it must stay within 500 characters (got {len(full)})"
         )
     return full
@@ -126,7 +129,8 @@ def check_delay(delay: Any) -> float:
     if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not math.isfinite(delay):
         raise TaskSpecError(f"delay must be a number of seconds, got {delay!r}")
     if not 0 <= delay <= defaults.MAX_DELAY_S:
-        raise TaskSpecError(f"delay {delay!r} s is out of range: allowed 0 to {defaults.MAX_DELAY_S} (30 days)")
+        raise TaskSpecError(f"delay {delay!r} s is out of range: allowed 0 to "
+                            f"{defaults.MAX_DELAY_S} (30 days)")
     return float(delay)
 
 

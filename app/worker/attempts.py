@@ -30,7 +30,8 @@ class RetryLimits:
     max_retry_duration_seconds: int | None = None
 
     def is_last_attempt(self, headers: CloudTasksHeaders) -> bool:
-        """True when Cloud Tasks will not retry this attempt if it fails (as far as the worker knows)."""
+        """True when Cloud Tasks will not retry this attempt if it fails (as far as the worker
+        knows)."""
         if self.max_attempts is None or self.max_attempts < 1 or headers.retry_count is None:
             return False
         return headers.retry_count + 1 >= self.max_attempts
@@ -39,15 +40,24 @@ class RetryLimits:
         """One sentence for the start-up log."""
         duration = self.max_retry_duration_seconds
         if self.max_attempts is None:
-            return ("queue max_attempts unknown (WORKER_QUEUE_MAX_ATTEMPTS unset): the last attempt of a "
-                    "transient failure cannot be recognised, so Cloud Tasks may drop it without a dead letter")
+            return ("queue max_attempts unknown (WORKER_QUEUE_MAX_ATTEMPTS unset): the last "
+                    "attempt of a "
+                    "transient failure cannot be recognised, so Cloud Tasks may drop it without a "
+                    "dead letter")
         if self.max_attempts == -1:
             if duration:
-                return (f"queue retries without an attempt limit for {duration} s after the first attempt, which "
-                        "the worker cannot see: a task Cloud Tasks gives up on is not dead-lettered")
+                return (
+                    f"queue retries without an attempt limit for {duration} s after the first "
+                    f"attempt, which "
+                    "the worker cannot see: a task Cloud Tasks gives up on is not dead-lettered"
+                )
             return "queue retries without limit: transient failures are never dead-lettered"
-        text = f"attempt {self.max_attempts} of a transient failure is dead-lettered (the queue's max_attempts)"
+        text = (f"attempt {self.max_attempts} of a transient failure is dead-lettered (the "
+                f"queue's max_attempts)")
         if duration:
-            text += (f"; the queue also retries for {duration} s after the first attempt, which the worker "
-                     "cannot see, so such a task ends (kept) possibly before Cloud Tasks would stop")
+            text += (
+                f"; the queue also retries for {duration} s after the first attempt, which "
+                f"the worker "
+                "cannot see, so such a task ends (kept) possibly before Cloud Tasks would stop"
+            )
         return text

@@ -27,9 +27,9 @@ import base64
 import binascii
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
@@ -153,7 +153,9 @@ class TokenVerifier:
         if verifier is None:
             raise _unauthenticated("unknown_kid", "token is signed by an unknown key")
         self.signature_checks += 1
-        if not signature or not verifier.verify(f"{parts[0]}.{parts[1]}".encode("ascii"), signature):
+        if not signature or not verifier.verify(
+            f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+        ):
             raise _unauthenticated("bad_signature", "token signature does not verify")
         return _json_segment(parts[1])
 
@@ -213,6 +215,7 @@ def _nesting_within(value: object, limit: int) -> bool:
     pending: list[tuple[object, int]] = [(value, 1)]
     while pending:
         item, depth = pending.pop()
+        children: Iterable[object]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):
@@ -235,6 +238,10 @@ def _shown(value: object) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
+@overload
+def _number(value: object, default: float) -> float: ...
+@overload
+def _number(value: object, default: None) -> float | None: ...
 def _number(value: object, default: float | None) -> float | None:
     """``value`` as a finite float if it is a JSON number (not a boolean), else ``default``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):

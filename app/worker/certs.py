@@ -71,17 +71,23 @@ def fetch_with_urllib(url: str, timeout: float) -> FetchResult:
     """Blocking GET (run in a thread); standard library only, so the image needs no HTTP client."""
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # URL validated in settings
+        with urllib.request.urlopen(
+            request, timeout=timeout
+        ) as response:  # URL validated in settings
             body = response.read(MAX_DOCUMENT_BYTES + 1)
             return FetchResult(
-                response.status, body, response.headers.get("Cache-Control"), response.headers.get("Age")
+                response.status,
+                body,
+                response.headers.get("Cache-Control"),
+                response.headers.get("Age"),
             )
     except urllib.error.HTTPError as exc:
         return FetchResult(exc.code, b"", None, None)
 
 
 def parse_max_age(cache_control: str | None, age: str | None = None) -> float | None:
-    """Seconds the document stays fresh per ``Cache-Control`` (``max-age`` minus ``Age``), or None."""
+    """Seconds the document stays fresh per ``Cache-Control`` (``max-age`` minus ``Age``), or
+    None."""
     if not cache_control:
         return None
     lowered = cache_control.lower()
@@ -233,7 +239,9 @@ class CertCache:
                 self._attempts += 1
                 self._last_failed = True
                 logger.warning(
-                    "could not refresh signing certificates from %s: %s", self.url, exc or type(exc).__name__
+                    "could not refresh signing certificates from %s: %s",
+                    self.url,
+                    exc or type(exc).__name__,
                 )
                 return False
             ttl = parse_max_age(result.cache_control, result.age)

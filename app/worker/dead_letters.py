@@ -126,7 +126,9 @@ class LogOnlySink:
     """Today's behaviour: the dead-letter log line is the only record (body cut to
     ``WORKER_DEAD_LETTER_BODY_BYTES``); a task whose retries run out leaves its last ERROR line."""
 
-    description = "dead letters are logged only (WORKER_DEAD_LETTER_BUCKET unset): their bodies are not kept"
+    description = (
+        "dead letters are logged only (WORKER_DEAD_LETTER_BUCKET unset): their bodies are not kept"
+    )
 
     async def keep(self, letter: DeadLetter) -> Receipt:
         return Receipt(Kept.LOGGED)

@@ -46,10 +46,15 @@ class Components:
     def describe(self) -> dict[str, str]:
         """Where task names and dead letters live, and which attempt is the last (start-up log)."""
         store = getattr(self.store, "description", None) or (
-            "task names are remembered in this process only (in-memory store; WORKER_TASK_NAME_BUCKET unset): "
+            "task names are remembered in this process only (in-memory store; "
+            "WORKER_TASK_NAME_BUCKET unset): "
             "a redelivery to another instance runs again"
         )
-        return {"task_names": store, "dead_letters": self.dead_letters.description, "last_attempt": self.limits.describe()}
+        return {
+            "task_names": store,
+            "dead_letters": self.dead_letters.description,
+            "last_attempt": self.limits.describe(),
+        }
 
     def close(self) -> None:
         if self.storage is not None:
@@ -69,12 +74,16 @@ def build_components(settings: Settings) -> Components:
         )
     storage = None
     if settings.task_name_bucket or settings.dead_letter_bucket:
-        storage = StorageRunner(timeout_seconds=settings.storage_timeout_seconds, threads=settings.storage_threads)
+        storage = StorageRunner(
+            timeout_seconds=settings.storage_timeout_seconds, threads=settings.storage_threads
+        )
     store: IdempotencyStore
     if settings.task_name_bucket and storage is not None:
         store = GcsIdempotencyStore(
-            storage, settings.task_name_bucket,
-            lease_seconds=settings.idempotency_lease_seconds, ttl_seconds=settings.idempotency_ttl_seconds,
+            storage,
+            settings.task_name_bucket,
+            lease_seconds=settings.idempotency_lease_seconds,
+            ttl_seconds=settings.idempotency_ttl_seconds,
         )
     else:
         store = InMemoryIdempotencyStore(
@@ -96,7 +105,9 @@ def build_components(settings: Settings) -> Components:
 def components_for(app: FastAPI, settings: Settings) -> Components:
     """The app's components for ``settings`` (identity check first: it is the common case)."""
     components: Components | None = getattr(app.state, "worker_components", None)
-    if components is None or (components.settings is not settings and components.settings != settings):
+    if components is None or (
+        components.settings is not settings and components.settings != settings
+    ):
         previous = components
         components = build_components(settings)
         app.state.worker_components = components
@@ -136,13 +147,19 @@ async def authenticate(request: Request, settings: Settings) -> Caller | None:
             exc.detail,
             extra={"json_fields": {"auth_reason": exc.reason, "http_status": exc.status_code}},
         )
-        error = "invalid_token" if exc.status_code == 401 else "insufficient_scope"  # RFC 6750 names
+        error = (
+            "invalid_token" if exc.status_code == 401 else "insufficient_scope"
+        )  # RFC 6750 names
         headers = {"WWW-Authenticate": f'Bearer error="{error}", error_description="{exc.reason}"'}
         raise HTTPException(exc.status_code, detail=exc.detail, headers=headers) from None
     except CertsUnavailableError as exc:
-        logger.error("request refused, failing closed: %s", exc, extra={"json_fields": {"http_status": 503}})
+        logger.error(
+            "request refused, failing closed: %s", exc, extra={"json_fields": {"http_status": 503}}
+        )
         raise HTTPException(
-            503, detail="token cannot be verified right now", headers={"Retry-After": str(settings.retry_after_seconds)}
+            503,
+            detail="token cannot be verified right now",
+            headers={"Retry-After": str(settings.retry_after_seconds)},
         ) from None
 
 

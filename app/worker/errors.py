@@ -17,7 +17,9 @@ class TransientError(Exception):
 
     status_code = 503
 
-    def __init__(self, message: str = "transient failure", *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str = "transient failure", *, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

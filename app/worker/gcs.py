@@ -26,9 +26,16 @@ T = TypeVar("T")
 class StorageRunner:
     """The client, its buckets and the pool that runs its calls (``await runner.run(fn, ...)``)."""
 
-    def __init__(self, *, timeout_seconds: float, threads: int, project: str | None = None, client: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        threads: int,
+        project: str | None = None,
+        client: Any = None,
+    ) -> None:
+        import google.cloud.storage as storage
         from google.api_core.retry import Retry
-        from google.cloud import storage
         from google.cloud.storage.retry import DEFAULT_RETRY
         from requests.adapters import HTTPAdapter
 

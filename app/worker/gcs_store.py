@@ -56,7 +56,8 @@ def object_name(key: str) -> str:
 
 
 class GcsIdempotencyStore:
-    """:class:`~app.worker.idempotency.IdempotencyStore` on a Cloud Storage bucket (module docstring)."""
+    """:class:`~app.worker.idempotency.IdempotencyStore` on a Cloud Storage bucket (module
+    docstring)."""
 
     def __init__(
         self,
@@ -74,7 +75,8 @@ class GcsIdempotencyStore:
         self._ttl = ttl_seconds
         self._clock = clock
         self._held: dict[str, tuple[int, str]] = {}
-        """key -> (generation, owner token) of the claims this process holds (touched on the loop only)."""
+        """key -> (generation, owner token) of the claims this process holds (touched on the
+        loop only)."""
         self.description = f"task names are shared in gs://{bucket}/{PREFIX}"
 
     async def begin(self, key: str) -> BeginResult:
@@ -102,7 +104,10 @@ class GcsIdempotencyStore:
         for _ in range(_CLAIM_TRIES):
             now = self._clock()
             try:
-                return BeginResult.STARTED, (self._write(name, key, STARTED, now + self._lease, token, 0), token)
+                return BeginResult.STARTED, (
+                    self._write(name, key, STARTED, now + self._lease, token, 0),
+                    token,
+                )
             except PreconditionFailed:
                 pass
             current = self._read(name)
@@ -117,7 +122,9 @@ class GcsIdempotencyStore:
             if state == STARTED and until > now:
                 return BeginResult.IN_PROGRESS, None
             try:
-                generation = self._write(name, key, STARTED, now + self._lease, token, current.generation)
+                generation = self._write(
+                    name, key, STARTED, now + self._lease, token, current.generation
+                )
                 return BeginResult.STARTED, (generation, token)
             except PreconditionFailed:
                 current = self._read(name)
@@ -150,12 +157,15 @@ class GcsIdempotencyStore:
                 return  # a retried write of ours that had succeeded
             if state == DONE:
                 raise LeaseLostError(
-                    f"task name {key!r} was taken over by another attempt after this attempt's lease "
+                    f"task name {key!r} was taken over by another attempt after this attempt's "
+                    f"lease "
                     f"({self._lease:.0f} s) ran out: the handler may have run twice"
                 ) from None
             # release: another attempt holds the name now; nothing of ours to release.
 
-    def _write(self, name: str, key: str, state: str, until: float, token: str, if_generation_match: int) -> int:
+    def _write(
+        self, name: str, key: str, state: str, until: float, token: str, if_generation_match: int
+    ) -> int:
         blob = self._bucket.blob(name)
         blob.metadata = {"state": state, "until": f"{until:.3f}", "owner": token, "key": key[:1024]}
         blob.upload_from_string(

@@ -139,13 +139,17 @@ class HandlerRegistry:
 
         return decorate
 
-    def register(self, kind: str, func: HandlerFunc, *, model: type[BaseModel] | None = None) -> Handler:
+    def register(
+        self, kind: str, func: HandlerFunc, *, model: type[BaseModel] | None = None
+    ) -> Handler:
         if not _KIND.match(kind):
             raise ValueError(f"kind {kind!r} must match {_KIND.pattern}")
         if kind in self._handlers:
             raise ValueError(f"kind {kind!r} is already registered")
         model = model or _payload_model(func)
-        entry = Handler(kind=kind, model=model, func=func, is_async=inspect.iscoroutinefunction(func))
+        entry = Handler(
+            kind=kind, model=model, func=func, is_async=inspect.iscoroutinefunction(func)
+        )
         self._handlers[kind] = entry
         return entry
 
@@ -165,7 +169,8 @@ def _payload_model(func: HandlerFunc) -> type[BaseModel]:
     hints = typing.get_type_hints(func)
     model = hints.get(params[0]) if params else None
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        raise TypeError(f"{func.__qualname__}: annotate the first parameter with a pydantic model or pass model=")
+        raise TypeError(f"{func.__qualname__}: annotate the first parameter with a pydantic model "
+                        f"or pass model=")
     return model
 
 

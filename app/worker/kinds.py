@@ -20,7 +20,8 @@ from app.worker.handlers import TaskContext, registry
 logger = logging.getLogger("app.worker.kinds")
 
 EmailAddress = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
 ]
 
 
@@ -58,11 +59,15 @@ async def send_email(payload: SendEmail, ctx: TaskContext) -> dict[str, Any]:
     # RateLimitedError(retry_after=...); "recipient rejected" 4xx -> PermanentError.
     undeliverable = [address for address in payload.to if address.lower().endswith(".invalid")]
     if undeliverable:
-        raise PermanentError(f"undeliverable recipients (reserved .invalid domain): {undeliverable}")
+        raise PermanentError(
+            f"undeliverable recipients (reserved .invalid domain): {undeliverable}"
+        )
     # Derive the message id from the task name so a provider-side dedup key survives retries.
     seed = f"{ctx.task_name or ''}|{payload.subject}|{','.join(payload.to)}"
     message_id = hashlib.sha256(seed.encode()).hexdigest()[:24]
-    logger.info("email accepted for delivery", extra={"json_fields": {"recipients": len(payload.to)}})
+    logger.info(
+        "email accepted for delivery", extra={"json_fields": {"recipients": len(payload.to)}}
+    )
     return {"message_id": message_id, "recipients": len(payload.to)}
 
 

@@ -23,7 +23,9 @@ TRACE_KEY = "logging.googleapis.com/trace"
 SPAN_KEY = "logging.googleapis.com/spanId"
 SAMPLED_KEY = "logging.googleapis.com/trace_sampled"
 
-task_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("task_fields", default=None)
+task_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "task_fields", default=None
+)
 """Fields of the task being handled, added to every record logged while it runs."""
 
 _SEVERITY = {"WARN": "WARNING", "FATAL": "CRITICAL"}
@@ -47,7 +49,9 @@ class JsonFormatter(logging.Formatter):
             entry.update(extra)
         if record.exc_info:
             # Error Reporting picks up a stack trace found in the message.
-            entry["message"] += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            entry["message"] += (
+                "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            )
         return orjson.dumps(entry, default=str).decode()
 
 
@@ -58,7 +62,7 @@ class StdoutHandler(logging.StreamHandler):
         super().__init__(sys.stdout)
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stdout
 
     @stream.setter
@@ -105,7 +109,9 @@ def trace_fields(header: str | None, project_id: str | None) -> dict[str, Any]:
     span, _, options = rest.partition(";")
     # Length first: int() of a digit string over 4,300 digits raises ValueError (a 500 before auth).
     if len(span) <= 20 and span.isascii() and span.isdigit() and int(span) < 2**64:
-        fields[SPAN_KEY] = format(int(span), "016x")  # the header's span is decimal; Logging wants hex
+        fields[SPAN_KEY] = format(
+            int(span), "016x"
+        )  # the header's span is decimal; Logging wants hex
     if options:
         fields[SAMPLED_KEY] = options.strip() == "o=1"
     return fields

@@ -55,19 +55,33 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     components = components_for(app, settings)
     if components.verifier is None:
         logger.warning(
-            "WORKER_AUTH=disabled: tokens are NOT verified; any caller can run tasks. Use only for local runs."
+            "WORKER_AUTH=disabled: tokens are NOT verified; any caller can run tasks. Use only for "
+            "local runs."
         )
     else:
         if not await components.verifier.certs.refresh():
-            logger.warning("signing certificates not available yet; requests get 503 until they are")
+            logger.warning(
+                "signing certificates not available yet; requests get 503 until they are"
+            )
         logger.info(
             "worker ready",
-            extra={"json_fields": {"audience": settings.audience, "invoker_email": settings.invoker_email}},
+            extra={
+                "json_fields": {
+                    "audience": settings.audience,
+                    "invoker_email": settings.invoker_email,
+                }
+            },
         )
     stores = components.describe()
     # WARNING when a per-process default is in use: say it even with WORKER_LOG_LEVEL=WARNING.
-    shared = components.storage is not None and settings.task_name_bucket and settings.dead_letter_bucket
-    logger.log(logging.INFO if shared else logging.WARNING, "; ".join(stores.values()), extra={"json_fields": stores})
+    shared = (
+        components.storage is not None and settings.task_name_bucket and settings.dead_letter_bucket
+    )
+    logger.log(
+        logging.INFO if shared else logging.WARNING,
+        "; ".join(stores.values()),
+        extra={"json_fields": stores},
+    )
     try:
         yield
     finally:
@@ -88,34 +102,47 @@ def create_app() -> FastAPI:
     )
 
     @application.post("/tasks", response_class=Response)
-    async def receive_task(request: Request, settings: SettingsDep, store: StoreDep, registry: RegistryDep) -> Response:
+    async def receive_task(
+        request: Request, settings: SettingsDep, store: StoreDep, registry: RegistryDep
+    ) -> Response:
         """Run one task attempt; the status code tells Cloud Tasks whether to retry."""
         started = time.perf_counter()
         headers = CloudTasksHeaders.from_raw(request.scope["headers"])
         trace = trace_fields(request.headers.get("x-cloud-trace-context"), settings.project_id)
-        context = bind_task_context(headers, trace)  # so every line below, rejections too, names the task
+        context = bind_task_context(
+            headers, trace
+        )  # so every line below, rejections too, names the task
         try:
             caller = await authenticate(request, settings)
             body = await read_body(request, settings.max_body_bytes)
             components = components_for(request.app, settings)
-            processor = TaskProcessor(settings, registry, store, components.dead_letters, components.limits)
+            processor = TaskProcessor(
+                settings, registry, store, components.dead_letters, components.limits
+            )
             outcome, kind = await processor.process(body, headers, caller, context)
             log_outcome(outcome, headers, started)
         except ClientDisconnect:
-            # Cloud Tasks gave up (dispatch deadline) mid-body; it will retry. Nobody reads this answer.
+            # Cloud Tasks gave up (dispatch deadline) mid-body; it will retry. Nobody reads this
+            # answer.
             logger.warning("caller disconnected before the body arrived")
             return Response(status_code=400)
         finally:
             task_fields.set(None)
-        response_headers = None if outcome.retry_after is None else {"Retry-After": str(outcome.retry_after)}
+        response_headers = (
+            None if outcome.retry_after is None else {"Retry-After": str(outcome.retry_after)}
+        )
         return Response(
-            outcome.body(headers, kind), status_code=outcome.status_code, media_type=_JSON, headers=response_headers
+            outcome.body(headers, kind),
+            status_code=outcome.status_code,
+            media_type=_JSON,
+            headers=response_headers,
         )
 
     @application.get("/healthz")
     @application.get("/health")
     async def healthz() -> Response:
-        """Liveness: the process serves requests (no dependency checks, so Google outages do not kill it)."""
+        """Liveness: the process serves requests (no dependency checks, so Google outages do not
+        kill it)."""
         return Response(b'{"status":"ok"}', media_type=_JSON)
 
     return application
@@ -144,8 +171,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def _too_large(limit: int) -> HTTPException:
-    logger.warning("task body over %d bytes refused", limit, extra={"json_fields": {"http_status": 413}})
-    return HTTPException(413, detail=f"body exceeds {limit} bytes (Cloud Tasks' task limit is 1 MiB)")
+    logger.warning(
+        "task body over %d bytes refused", limit, extra={"json_fields": {"http_status": 413}}
+    )
+    return HTTPException(413, detail=f"body exceeds {limit} bytes (Cloud Tasks' task limit is 1 "
+                                     f"MiB)")
 
 
 app = create_app()

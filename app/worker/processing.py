@@ -111,13 +111,19 @@ class TaskProcessor:
         )
 
     async def process(
-        self, body: bytes, headers: CloudTasksHeaders, caller: Caller | None, context: dict[str, Any]
+        self,
+        body: bytes,
+        headers: CloudTasksHeaders,
+        caller: Caller | None,
+        context: dict[str, Any],
     ) -> tuple[Outcome, str | None]:
         """The outcome and the task kind (None if the body had no usable kind)."""
         try:
             task = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            return await self._dead_letter(f"body is not JSON: {exc}", body, headers, None, json_body=False), None
+            return await self._dead_letter(
+                f"body is not JSON: {exc}", body, headers, None, json_body=False
+            ), None
         if not isinstance(task, dict):
             return await self._dead_letter("task must be a JSON object", body, headers, None), None
         kind = task.get("kind")
@@ -134,7 +140,9 @@ class TaskProcessor:
         try:
             payload = handler.parse(task.get("data", {}))
         except ValidationError as exc:
-            return await self._dead_letter(f"invalid payload: {_summarise(exc)}", body, headers, kind), kind
+            return await self._dead_letter(
+                f"invalid payload: {_summarise(exc)}", body, headers, kind
+            ), kind
 
         last = self.limits.is_last_attempt(headers)
         key = headers.idempotency_key
@@ -144,7 +152,8 @@ class TaskProcessor:
             except Exception:  # store outage: let Cloud Tasks retry
                 logger.exception("idempotency store failed")
                 if last:
-                    return await self._dead_letter("idempotency store unavailable on the last attempt", body,
+                    return await self._dead_letter("idempotency store unavailable on the last "
+                                                   "attempt", body,
                                                    headers, kind, cause=RETRIES_EXHAUSTED), kind
                 return self._retry(503, "idempotency store unavailable", None), kind
             if claimed is BeginResult.IN_PROGRESS and last:
@@ -153,23 +162,40 @@ class TaskProcessor:
                 return Outcome(200, "duplicate"), kind
             if claimed is BeginResult.IN_PROGRESS:
                 if last:
-                    logger.warning("last attempt answered 409: the attempt holding this task name decides its end")
-                return self._retry(409, "task is being processed by another attempt", None, status="in_progress"), kind
+                    logger.warning("last attempt answered 409: the attempt holding this task name "
+                                   "decides its end")
+                return self._retry(
+                    409, "task is being processed by another attempt", None, status="in_progress"
+                ), kind
 
         try:
-            result = await handler.run(payload, TaskContext(kind=kind, headers=headers, caller=caller))
+            result = await handler.run(
+                payload, TaskContext(kind=kind, headers=headers, caller=caller)
+            )
         except TransientError as exc:
             if last:
-                return await self._dead_letter(f"retries exhausted: {exc}", body, headers, kind,
-                                               cause=RETRIES_EXHAUSTED, key=key), kind
+                return await self._dead_letter(
+                    f"retries exhausted: {exc}",
+                    body,
+                    headers,
+                    kind,
+                    cause=RETRIES_EXHAUSTED,
+                    key=key,
+                ), kind
             await self._release(key)
             return self._retry(exc.status_code, str(exc), exc.retry_after), kind
         except PermanentError as exc:
             return await self._dead_letter(str(exc), body, headers, kind, key=key), kind
         except Exception as exc:  # noqa: BLE001 - a bug: answer 500 so the task is retried
             if last:
-                outcome = await self._dead_letter(f"retries exhausted: unexpected {type(exc).__name__}", body,
-                                                  headers, kind, cause=RETRIES_EXHAUSTED, key=key)
+                outcome = await self._dead_letter(
+                    f"retries exhausted: unexpected {type(exc).__name__}",
+                    body,
+                    headers,
+                    kind,
+                    cause=RETRIES_EXHAUSTED,
+                    key=key,
+                )
                 outcome.log_fields.setdefault("exc_info", exc)
                 return outcome, kind
             await self._release(key)
@@ -191,12 +217,19 @@ class TaskProcessor:
             try:
                 claimed = await self.store.begin(key)
             except Exception:  # store outage: answer as before (409)
-                logger.exception("idempotency store failed while waiting for the attempt holding the task name")
+                logger.exception("idempotency store failed while waiting for the attempt holding "
+                                 "the task name")
                 return BeginResult.IN_PROGRESS
         return claimed
 
-    def _retry(self, status_code: int, reason: str, retry_after: float | None, status: str = "retry") -> Outcome:
-        seconds = self.settings.retry_after_seconds if retry_after is None else max(0, math.ceil(retry_after))
+    def _retry(
+        self, status_code: int, reason: str, retry_after: float | None, status: str = "retry"
+    ) -> Outcome:
+        seconds = (
+            self.settings.retry_after_seconds
+            if retry_after is None
+            else max(0, math.ceil(retry_after))
+        )
         return Outcome(status_code, status, reason=reason[:MAX_REASON_CHARS], retry_after=seconds)
 
     async def _dead_letter(
@@ -221,17 +254,31 @@ class TaskProcessor:
             await self._release(key)
             if self.limits.is_last_attempt(headers):
                 logger.exception(
-                    "dead letter could not be stored on the last attempt: Cloud Tasks may drop this task",
-                    extra={"json_fields": {"dead_letter_store_failed": True, "cause": cause, "reason": reason}},
+                    "dead letter could not be stored on the last attempt: Cloud Tasks may drop "
+                    "this task",
+                    extra={
+                        "json_fields": {
+                            "dead_letter_store_failed": True,
+                            "cause": cause,
+                            "reason": reason,
+                        }
+                    },
                 )
             else:
-                logger.exception("dead letter could not be stored; answering 503 so Cloud Tasks retries",
-                                 extra={"json_fields": {"dead_letter_store_failed": True, "cause": cause}})
+                logger.exception(
+                    "dead letter could not be stored; answering 503 so Cloud Tasks retries",
+                    extra={"json_fields": {"dead_letter_store_failed": True, "cause": cause}},
+                )
             return self._retry(503, "dead-letter store unavailable", None)
         await self._complete(key)
         limit = self.settings.dead_letter_body_bytes
-        fields: dict[str, Any] = {"dead_letter": True, "reason": reason, "cause": cause, "body_bytes": len(body),
-                                  "dead_letter_kept": receipt.kept.value}
+        fields: dict[str, Any] = {
+            "dead_letter": True,
+            "reason": reason,
+            "cause": cause,
+            "body_bytes": len(body),
+            "dead_letter_kept": receipt.kept.value,
+        }
         if receipt.location is not None:
             fields["dead_letter_object"] = receipt.location
         if limit:
