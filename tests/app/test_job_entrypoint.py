@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ from app.processes import stop_process
 from app.worker.errors import PermanentError, TransientError
 from app.worker.handlers import HandlerRegistry, JobRun, TaskContext, registry
 from app.worker.headers import CloudTasksHeaders
+from tests.app.image import pinned_site
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = [f"gs://bucket/img-{i}.png" for i in range(7)]
@@ -250,18 +250,7 @@ def test_sigterm_logs_a_line_and_exits_143(tmp_path):
 
 def test_module_runs_with_only_the_images_pinned_packages(tmp_path):
     """What the image holds (app/worker/, app/job/ and the pins) is enough to run a job task."""
-    from tests.app.test_worker_dockerfile import pins
-
-    site = tmp_path / "site"
-    for name in pins():
-        distribution = metadata.distribution(name)
-        for file in distribution.files or []:
-            if file.parts[0] == ".." or file.suffix == ".pyc":
-                continue
-            target = site / file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                target.symlink_to(Path(distribution.locate_file(file)).resolve())
+    site = pinned_site(tmp_path)
     image = tmp_path / "srv"
     (image / "app").mkdir(parents=True)
     (image / "app" / "__init__.py").write_text((REPO / "app" / "__init__.py").read_text())

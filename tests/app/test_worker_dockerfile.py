@@ -21,29 +21,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from app.processes import free_port, stop_process
-
-APP = Path(__file__).resolve().parents[2] / "app"
-DOCKERFILE = (APP / "Dockerfile").read_text()
-INSTRUCTIONS = [
-    line.strip()
-    for line in re.sub(r"\\\n", " ", DOCKERFILE).splitlines()
-    if line.strip() and not line.lstrip().startswith("#")
-]
-
-
-def instructions(keyword: str) -> list[str]:
-    return [line[len(keyword) :].strip() for line in INSTRUCTIONS if line.upper().startswith(keyword + " ")]
-
-
-def pins() -> dict[str, str]:
-    result = {}
-    for line in (APP / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([0-9][0-9A-Za-z.+!-]*)", line)
-            assert match, f"not an exact pin: {line!r}"
-            result[canonicalize_name(match.group(1))] = match.group(2)
-    return result
+from tests.app.image import APP, INSTRUCTIONS, image_files, instructions, pinned_site, pins
 
 
 def test_base_image_is_a_pinned_slim_python_311():
@@ -93,15 +71,6 @@ def test_dockerignore_is_an_allow_list():
     assert {"!app/__init__.py", "!app/requirements.txt", "!app/worker/", "!app/job/"} <= set(lines)
 
 
-def image_files() -> list[Path]:
-    """Every file the image's COPY instructions take from the build context."""
-    files = []
-    for copy in instructions("COPY"):
-        source = APP.parent / copy.split()[0]
-        files += sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
-    return [file for file in files if "__pycache__" not in file.parts]
-
-
 def test_image_ships_no_test_or_evidence_code():
     """Nothing from tests/, support/, bench/ or reliability/ is copied, no test helper module
     hides under app/worker/ or app/job/, and every first-party import in the image resolves to
@@ -149,16 +118,7 @@ def test_requirements_are_a_complete_closure():
 
 def test_worker_runs_with_only_the_pinned_packages(tmp_path):
     """Mirror the image: a path holding just the pinned distributions' files, no site-packages."""
-    site = tmp_path / "site"
-    for name in pins():
-        distribution = metadata.distribution(name)
-        for file in distribution.files or []:
-            if file.parts[0] == ".." or file.suffix == ".pyc":
-                continue
-            target = site / file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                target.symlink_to(Path(distribution.locate_file(file)).resolve())
+    site = pinned_site(tmp_path)
     port = free_port()
     # The image's own command line, with a loopback host and a free port.
     (cmd,) = instructions("CMD")
