@@ -254,7 +254,7 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class Kit:
+class CaseMaterial:
     """What a case's ``build`` gets: keys, the token and body helpers, fresh task names."""
 
     audience = AUDIENCE
@@ -359,7 +359,7 @@ def _json(value: Any) -> bytes:
 # --------------------------------------------------------------------------- the cases
 
 
-Build = Callable[[Kit], Request]
+Build = Callable[[CaseMaterial], Request]
 
 
 @dataclass(frozen=True)
@@ -384,7 +384,7 @@ class Case:
     """Anything else to check: returns what is wrong, or None."""
 
 
-def _with_token(token: Callable[[Kit], str]) -> Build:
+def _with_token(token: Callable[[CaseMaterial], str]) -> Build:
     """A valid task whose Authorization is ``Bearer <token(kit)>``."""
     return lambda k: Request(k.headers("tok", token=token(k)), k.body())
 
@@ -400,20 +400,20 @@ def _relative(**offsets: int | None) -> Build:
     )
 
 
-def _authorization(*values: Callable[[Kit], HeaderValue] | None) -> Build:
+def _authorization(*values: Callable[[CaseMaterial], HeaderValue] | None) -> Build:
     """A valid task with the given Authorization header values (none: header absent)."""
 
-    def build(k: Kit) -> Request:
+    def build(k: CaseMaterial) -> Request:
         auth = tuple(("Authorization", value(k)) for value in values if value is not None)
         return Request((("Content-Type", "application/json"), *auth, *k.cloud_tasks("auth")), k.body())
 
     return build
 
 
-def _body(body: bytes | Callable[[Kit], bytes], content_type: str = "application/json") -> Build:
+def _body(body: bytes | Callable[[CaseMaterial], bytes], content_type: str = "application/json") -> Build:
     """A valid token and Cloud Tasks headers around ``body``."""
 
-    def build(k: Kit) -> Request:
+    def build(k: CaseMaterial) -> Request:
         raw = body(k) if callable(body) else body
         headers = tuple(h for h in k.headers("body") if h[0] != "Content-Type")
         return Request((("Content-Type", content_type), *headers), raw)
@@ -441,7 +441,7 @@ def _ct_headers(**overrides: HeaderValue | None) -> Build:
     return lambda k: Request(k.headers("hdr", **overrides), k.body("matrix.probe"))
 
 
-def _no_ct_headers(k: Kit) -> Request:
+def _no_ct_headers(k: CaseMaterial) -> Request:
     return Request((("Content-Type", "application/json"), ("Authorization", f"Bearer {k.token()}")), k.body("matrix.probe"))
 
 
@@ -453,13 +453,13 @@ def _ignored(field_name: str, header: str) -> dict[str, Any]:
     return {field_name: None, "invalid": [_IGNORED + header]}
 
 
-def _tampered(k: Kit) -> str:
+def _tampered(k: CaseMaterial) -> str:
     header, _, signature = k.token().split(".")
     payload = b64url(_json(k.claims(email="attacker@evil.example.com")))
     return f"{header}.{payload}.{signature}"
 
 
-def _spliced_signature(k: Kit) -> str:
+def _spliced_signature(k: CaseMaterial) -> str:
     header, payload, _ = k.token(aud="https://other-service.a.run.app").split(".")
     signature = k.token().split(".")[2]
     return f"{header}.{payload}.{signature}"
@@ -501,7 +501,7 @@ def _http(**extra: HeaderValue) -> Build:
 def _content_length(*values: Callable[[int], str]) -> Build:
     """A valid task with the given Content-Length lines (each from the body's real length)."""
 
-    def build(k: Kit) -> Request:
+    def build(k: CaseMaterial) -> Request:
         body = k.body()
         return Request((*k.headers("http"), *(("Content-Length", value(len(body))) for value in values)), body)
 
@@ -778,7 +778,7 @@ class MatrixWorker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.procs = loadgen.Processes()
         self.port = 0
-        self.kit: Kit | None = None
+        self.material: CaseMaterial | None = None
         self.process: Any = None
 
     def __enter__(self) -> MatrixWorker:
@@ -819,7 +819,7 @@ class MatrixWorker:
         )
         args = loadgen.uvicorn_args("reliability.worker_matrix:create_matrix_app", self.port, "--factory")
         self.process = self.procs.start(args, env, self.workdir / "worker.log")
-        self.kit = Kit(private_pem, cert_pem, public_pem)
+        self.material = CaseMaterial(private_pem, cert_pem, public_pem)
         loadgen.wait_http(self.port, "/healthz", self.process)
 
     def stop(self) -> None:
@@ -835,27 +835,27 @@ class MatrixWorker:
 
     def runs(self) -> int:
         """Handler runs so far (asked through an authenticated ``matrix.runs`` task)."""
-        assert self.kit is not None
-        answer = exchange(self.port, Request(self._auth_only(), self.kit.body("matrix.runs", {})))
+        assert self.material is not None
+        answer = exchange(self.port, Request(self._auth_only(), self.material.body("matrix.runs", {})))
         document = answer.json()
         if answer.status != 200 or not isinstance(document, dict) or document.get("status") != "done":
             raise RuntimeError(f"cannot read the handler run count: {answer.status} {answer.body[:200]!r}")
         return int(document["result"]["runs"])
 
     def _auth_only(self) -> tuple[tuple[str, HeaderValue], ...]:
-        assert self.kit is not None
-        return (("Content-Type", "application/json"), ("Authorization", f"Bearer {self.kit.token()}"))
+        assert self.material is not None
+        return (("Content-Type", "application/json"), ("Authorization", f"Bearer {self.material.token()}"))
 
     def serves_valid_task(self) -> str | None:
         """None if a valid task is served correctly now; otherwise what went wrong."""
-        assert self.kit is not None
+        assert self.material is not None
         if self.process.poll() is not None:
             return f"worker process exited with {self.process.returncode}"
         data = {"check": "still serving", "n": time.time_ns()}
-        headers = self.kit.headers("valid")
+        headers = self.material.headers("valid")
         name = dict(headers)["X-CloudTasks-TaskName"]
         before = self.runs()
-        answer = exchange(self.port, Request(headers, self.kit.body("echo", data)))
+        answer = exchange(self.port, Request(headers, self.material.body("echo", data)))
         document = answer.json()
         expected = {"status": "done", "task": name, "kind": "echo", "result": data}
         if answer.status != 200 or document != expected:
@@ -867,11 +867,11 @@ class MatrixWorker:
 
     def check(self, case: Case) -> CaseResult:
         """Send one case, then check the answer, the handler runs and a valid task after it."""
-        assert self.kit is not None
+        assert self.material is not None
         started = time.perf_counter()
         problems: list[str] = []
         before = self.runs()
-        request = case.build(self.kit)
+        request = case.build(self.material)
         answer = exchange(self.port, request)
         runs = self.runs() - before
         document = answer.json()

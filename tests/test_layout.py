@@ -63,8 +63,9 @@ def test_imports_point_one_way(room: str) -> None:
         relative = path.relative_to(ROOT).as_posix()
         allowed = set().union(*(extra for sub, extra in EXCEPTIONS.items()
                                 if relative.startswith(sub + "/")))
+        forbidden = FORBIDDEN[room] - allowed
         wrong += [f"{relative}:{line} imports {package}"
-                  for line, package in imported_packages(path) if package in FORBIDDEN[room] - allowed]
+                  for line, package in imported_packages(path) if package in forbidden]
     assert not wrong, "\n".join(wrong)
 
 
@@ -82,6 +83,42 @@ def test_nothing_edits_sys_path(room: str) -> None:
     assert not edits, edits
 
 
+def fixture_names(path: Path) -> set[str]:
+    """Functions in ``path`` decorated with ``pytest.fixture`` (called or not)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                if isinstance(target, ast.Attribute) and target.attr == "fixture":
+                    names.add(node.name)
+    return names
+
+
+def test_fixtures_are_requested_by_name_never_imported() -> None:
+    """One way to share fixtures: conftest.py and the plugins tests/conftest.py registers.
+    Tests import plain helpers only: nothing from a conftest or another test module, and no
+    fixture."""
+    wrong = []
+    for path in python_files("tests"):
+        relative = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.module):
+                continue
+            module = node.module if node.level == 0 else None
+            leaf = node.module.split(".")[-1]
+            # an underscore module beside the tests (``from _emulator import ...``)
+            beside = node.level > 0 or ("." not in node.module and node.module != "__future__")
+            if leaf == "conftest" or leaf.startswith("test_") or (beside and leaf.startswith("_")):
+                wrong.append(f"{relative}:{node.lineno} imports {node.module}")
+            elif module and module.startswith("tests."):
+                source = ROOT / (module.replace(".", "/") + ".py")
+                imported = {alias.name for alias in node.names} & fixture_names(source)
+                wrong += [f"{relative}:{node.lineno} imports the fixture {name}"
+                          for name in sorted(imported)]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_the_rules_catch_a_wrong_import(tmp_path: Path) -> None:
     """The checker itself: a product-style module importing the support package is found."""
     module = tmp_path / "module.py"
@@ -90,3 +127,6 @@ def test_the_rules_catch_a_wrong_import(tmp_path: Path) -> None:
     assert imported_packages(module) == [(1, "os"), (2, "support"), (5, "tests")]
     module.write_text("import sys\nsys.path.insert(0, '.')\n")
     assert sys_path_edits(module) == [2]
+    module.write_text("import pytest\n\n@pytest.fixture(scope='session')\ndef a():\n    pass\n\n"
+                      "@pytest.fixture\ndef b():\n    pass\n\ndef c():\n    pass\n")
+    assert fixture_names(module) == {"a", "b"}
