@@ -385,7 +385,7 @@ class Case:
 
 
 def _with_token(token: Callable[[CaseMaterial], str]) -> Build:
-    """A valid task whose Authorization is ``Bearer <token(kit)>``."""
+    """A valid task whose Authorization is ``Bearer <token(material)>``."""
     return lambda k: Request(k.headers("tok", token=token(k)), k.body())
 
 
