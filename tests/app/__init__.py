@@ -1,0 +1,1 @@
+"""The sample application: worker, enqueuer, job entrypoint, emulators, demo, image."""
