@@ -84,9 +84,10 @@ terraform:
 demo: setup
 	$(PY) -m app.demo --synth
 
-## bench: synth (cdktf and cdktn), worker and enqueuer benchmarks (figures side by side)
+## bench: synth (cdktf and cdktn), token check, worker and enqueuer benchmarks (figures side by side)
 bench: setup setup-cdktn
 	$(PY) -m bench.synth
+	$(PY) -m bench.token_check
 	$(PY) -m bench.worker
 	$(PY) -m bench.enqueue
 
