@@ -68,3 +68,21 @@ def test_readme_environment_table_synthesizes_a_stack_of_its_own_project():
     service = next(iter(terraform["resource"]["google_cloud_run_v2_service"].values()))
     assert service["template"]["containers"][0]["startup_probe"]["http_get"]["path"] == (
         "/healthz")
+
+
+SKELETON = ["Requirements", "The two commands", "The smallest working example", "Constructs",
+            "The IAM model", "Environments and deploy", "Day 2", "The sample app", "Benchmarks",
+            "Reliability", "cdktn", "Tests", "Dependencies", "Layout"]
+
+
+def test_the_readme_follows_the_skeleton_in_order():
+    headings = re.findall(r"^## (.+)$", README.read_text(encoding="utf-8"), re.MULTILINE)
+    assert headings == SKELETON
+
+
+def test_every_make_target_the_readme_names_exists():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([\w-]+):", makefile, re.MULTILINE))
+    named = set(re.findall(r"\bmake ([\w-]+)", README.read_text(encoding="utf-8")))
+    assert {"synth", "test", "test-cdktn"} <= named
+    assert named <= targets
