@@ -61,7 +61,7 @@ from support.loadgen import (
 # --------------------------------------------------------------------------- baseline server
 
 
-def create_baseline_app():  # noqa: ANN201 - uvicorn factory
+def create_baseline_app():  # uvicorn factory
     """The baseline: verify the token per request the way Google's samples do (no cert cache)."""
     from fastapi import FastAPI, Header, HTTPException
     from google.auth.transport import requests as google_requests

@@ -19,7 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from reliability.report import Row, render  # noqa: E402
+from reliability.report import Row, render
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "RELIABILITY.md"

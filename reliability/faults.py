@@ -381,7 +381,7 @@ class FaultInjector(grpc.UnaryUnaryClientInterceptor):
         self.masked_creates: set[str] = set()
         """task names whose successful create was reported to the client as a failure"""
 
-    def intercept_unary_unary(self, continuation, client_call_details, request):  # noqa: ANN001, ANN201
+    def intercept_unary_unary(self, continuation, client_call_details, request):
         if client_call_details.method != CREATE_TASK:
             return continuation(client_call_details, request)
         name = request.task.name

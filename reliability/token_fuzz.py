@@ -52,9 +52,9 @@ os.environ.setdefault(
     "HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "hypothesis-fuzz")
 )
 
-import hypothesis.strategies as st  # noqa: E402
-import orjson  # noqa: E402
-from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
+import hypothesis.strategies as st
+import orjson
+from hypothesis import HealthCheck, Phase, given, seed, settings
 
 DEFAULT_EXAMPLES = 10_000
 QUICK_EXAMPLES = 2_000

@@ -83,7 +83,7 @@ HeaderValue = str | bytes
 # --------------------------------------------------------------------------- the worker side
 
 
-def create_matrix_app():  # noqa: ANN201 - uvicorn factory
+def create_matrix_app():  # uvicorn factory
     """The shipped worker app with a counting registry (``uvicorn --factory``).
 
     Settings come from the ``WORKER_*`` environment as in production; only the handler registry
@@ -95,14 +95,14 @@ def create_matrix_app():  # noqa: ANN201 - uvicorn factory
     application = create_app()
     registry = recording_registry()
 
-    async def matrix_registry():  # noqa: ANN202
+    async def matrix_registry():
         return registry
 
     application.dependency_overrides[get_registry] = matrix_registry
     return application
 
 
-def recording_registry():  # noqa: ANN201
+def recording_registry():
     """Every example kind, wrapped to count its runs, plus ``matrix.probe`` (counts, and returns
     the Cloud Tasks headers it saw) and ``matrix.runs`` (answers the count; not counted)."""
     from pydantic import BaseModel, ConfigDict

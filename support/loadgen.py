@@ -87,7 +87,7 @@ def serve_certs(port: int, path: str) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:  # http.server API
             nonlocal hits
             if self.path == "/hits":
                 body = str(hits).encode()

@@ -91,7 +91,7 @@ def test_the_real_worker_accepts_the_emulators_tokens_and_refuses_other_audience
                                                                email=f"someone@{PROJECT}.iam.gserviceaccount.com"))
     admin_client.create_task(parent=queue_path, task=http_task(queue_path, "none-1", url, email=None))
 
-    def outcomes(deliveries):  # noqa: ANN001, ANN202
+    def outcomes(deliveries):
         return {d.task_id: d for d in deliveries if d.task_id in {"ok-1", "aud-1", "acct-1", "none-1"}}
 
     assert worker.wait_for(lambda ds: len(outcomes(ds)) == 4, 20), list(worker.tail)[-10:]

@@ -34,7 +34,7 @@ def test_decorator_registers_with_the_model_from_the_annotation():
 def test_sync_handlers_and_explicit_model():
     registry = HandlerRegistry()
 
-    def plain(payload, ctx):  # noqa: ANN001 - no annotations: model given explicitly
+    def plain(payload, ctx):  # no annotations: model given explicitly
         return payload.name.upper()
 
     registry.register("plain", plain, model=Greet)
@@ -58,7 +58,7 @@ def test_guard_rails():
     with pytest.raises(TypeError, match="pydantic model"):
 
         @registry.handler("untyped")
-        async def untyped(payload, ctx):  # noqa: ANN001
+        async def untyped(payload, ctx):
             ...
 
 

@@ -62,7 +62,7 @@ def post(url: str, body: dict[str, Any], name: str) -> int:
         return error.code
 
 
-def test_the_dead_letter_filter_matches_the_real_workers_line(stack, live_worker):  # noqa: F811
+def test_the_dead_letter_filter_matches_the_real_workers_line(stack, live_worker):
     CloudTasksToCloudRun(stack, "tasks", project=PROJECT, name="orders", alerts=ON)
     metric = one(synth(stack), "google_logging_metric")
     conditions = parse_filter(metric["filter"])

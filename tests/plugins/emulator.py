@@ -139,7 +139,7 @@ def outputs_for(service_url: str, queue_path: str, deadline: int = 600) -> Stack
     )
 
 
-def write_outputs_file(tmp_path, outputs: StackOutputs, stack: str = "dev"):  # noqa: ANN001, ANN201
+def write_outputs_file(tmp_path, outputs: StackOutputs, stack: str = "dev"):
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps({stack: outputs.to_json()}))
     return path

@@ -70,7 +70,7 @@ class CertServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:  # http.server API
                 with outer._lock:
                     outer.hits += 1
                 body = json.dumps(outer.document).encode() if outer.status == 200 else b"unavailable"

@@ -30,11 +30,11 @@ class Scripted(FaultInjector):
         super().__init__(seed=0, rate=0)
         self.script = script
 
-    def decide(self, name, attempt):  # noqa: ANN001, ANN201
+    def decide(self, name, attempt):
         return self.script.get(attempt)
 
 
-def enqueue_one(emulator, queue, injector, task_id="order-1"):  # noqa: ANN001, ANN201
+def enqueue_one(emulator, queue, injector, task_id="order-1"):
     client, channel = client_for(emulator.address, injector)
     try:
         with TaskEnqueuer(outputs_for(queue), client=client) as enq:
@@ -43,7 +43,7 @@ def enqueue_one(emulator, queue, injector, task_id="order-1"):  # noqa: ANN001, 
         channel.close()
 
 
-def names_on(admin, queue) -> Counter:  # noqa: ANN001
+def names_on(admin, queue) -> Counter:
     return Counter(t.name for t in admin.list_tasks(parent=queue))
 
 
