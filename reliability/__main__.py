@@ -14,7 +14,7 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr, flush=True)
             rows.extend(part_rows)
     elapsed = time.perf_counter() - started
-    context = (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+    context = (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
                f"Python {platform.python_version()}, {elapsed:.0f} s"
                + (", --quick (shortened runs)" if args.quick else ""))
     args.output.parent.mkdir(parents=True, exist_ok=True)

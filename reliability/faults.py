@@ -38,9 +38,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import grpc
 from google.auth.credentials import AnonymousCredentials
@@ -185,10 +186,10 @@ def run_task_faults(
     *,
     duplicate_every: int = 10,
     concurrency: int = 8,
-    wait_s: Optional[float] = None,
-    work_dir: Optional[Path] = None,
+    wait_s: float | None = None,
+    work_dir: Path | None = None,
     emulator_max_retries: int = -1,
-    worker_env: Optional[dict[str, str]] = None,
+    worker_env: dict[str, str] | None = None,
     log: Log = _quiet,
 ) -> FaultRunResult:
     """Run (A): see the module docstring. Stops the emulator and the worker in every case.
@@ -329,7 +330,7 @@ class InjectedRpcError(grpc.RpcError, grpc.Call, grpc.Future):
     def is_active(self) -> bool:
         return False
 
-    def time_remaining(self) -> Optional[float]:
+    def time_remaining(self) -> float | None:
         return None
 
     def cancel(self) -> bool:
@@ -348,13 +349,13 @@ class InjectedRpcError(grpc.RpcError, grpc.Call, grpc.Future):
     def done(self) -> bool:
         return True
 
-    def result(self, timeout: Optional[float] = None) -> Any:
+    def result(self, timeout: float | None = None) -> Any:
         raise self
 
-    def exception(self, timeout: Optional[float] = None) -> BaseException:
+    def exception(self, timeout: float | None = None) -> BaseException:
         return self
 
-    def traceback(self, timeout: Optional[float] = None) -> Any:
+    def traceback(self, timeout: float | None = None) -> Any:
         return None
 
     def add_done_callback(self, fn: Callable[[Any], None]) -> None:
@@ -401,7 +402,7 @@ class FaultInjector(grpc.UnaryUnaryClientInterceptor):
             return self._inject(fault, name, attempt)
         return outcome
 
-    def decide(self, name: str, attempt: int) -> Optional[tuple[grpc.StatusCode, str]]:
+    def decide(self, name: str, attempt: int) -> tuple[grpc.StatusCode, str] | None:
         """The fault for this attempt, or None: a seeded coin, then a seeded pick of the kind."""
         if _unit(self.seed, "fault", name, attempt) >= self.rate:
             return None
@@ -568,7 +569,7 @@ def run_enqueue_faults(
     return result
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Both runs, printed as text or JSON (exit 1 if one fails)::
 
         python -m reliability.faults [--tasks N] [--enqueue-tasks N] [--rate R] [--seed S] [--json]

@@ -91,7 +91,7 @@ class FlakyConfig:
             raise ValueError(f"failure_rate must be in [0, 1), got {self.failure_rate!r}")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "FlakyConfig":
+    def from_env(cls, env: dict[str, str] | None = None) -> FlakyConfig:
         env = dict(os.environ if env is None else env)
         ledger = env.get(ENV_LEDGER)
         if not ledger:

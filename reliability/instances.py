@@ -137,8 +137,8 @@ def run_instances(
     store: str = "gcs",
     replay: bool = True,
     seed: int = DEFAULT_SEED,
-    wait_s: Optional[float] = None,
-    worker_env: Optional[dict[str, str]] = None,
+    wait_s: float | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> InstancesResult:
     """One run (module docstring); ``store`` is ``gcs`` (shared) or ``memory`` (per process).
 
@@ -281,7 +281,7 @@ def _judge_replay(result: InstancesResult, rows: list[tuple[str, int, str, str, 
         p.append(f"a second replay found {result.second_replay_pending} dead letter(s) still pending")
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reliability.instances", description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--store", choices=["gcs", "memory", "both"], default="both")

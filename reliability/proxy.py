@@ -151,7 +151,7 @@ class RoundRobinProxy:
             self._copy_threads.append(thread)
         thread.start()
 
-    def start(self) -> "RoundRobinProxy":
+    def start(self) -> RoundRobinProxy:
         self._thread.start()
         return self
 
@@ -162,7 +162,7 @@ class RoundRobinProxy:
         for thread in self._copy_threads:
             thread.join(timeout=30)
 
-    def __enter__(self) -> "RoundRobinProxy":
+    def __enter__(self) -> RoundRobinProxy:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

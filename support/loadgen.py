@@ -309,7 +309,7 @@ async def fixed_rate(port: int, factory: RequestFactory, rate: float, duration: 
         queue.put_nowait(None)
     try:
         await asyncio.wait_for(asyncio.gather(*workers), timeout=duration + 30)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         for task in workers:
             task.cancel()
     result.sent = total

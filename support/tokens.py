@@ -30,7 +30,7 @@ def make_key(common_name: str) -> KeyPair:
     """A fresh 2048-bit RSA key with a certificate valid from a day ago to a day ahead."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -55,7 +55,7 @@ def test_task_id_gets_a_deterministic_hash_prefix():
 
 
 def test_delay_sets_schedule_time():
-    now = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     task = build_task(TaskSpec("echo", {}, delay_seconds=90.5), OUT, now=now)
     assert task.schedule_time == now + dt.timedelta(seconds=90.5)
 

@@ -141,7 +141,7 @@ def test_http_run_url_only_on_loopback_for_the_local_stand_in():
 # --- the task: RunJobRequest body, OAuth token ---
 
 def test_job_task_is_a_run_job_request_with_the_payload_override_and_oauth_token():
-    now = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     spec = JobSpec("resize_images", {"sources": ["gs://b/a.png"], "width": 8, "height": 8},
                    task_count=4, timeout_seconds=3600, task_id="batch-1", delay_seconds=30)
     task = build_job_task(spec, OUTPUTS, now=now)

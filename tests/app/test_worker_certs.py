@@ -231,7 +231,7 @@ def _certificate(public_key, signing_key, name: str) -> str:
     from cryptography.x509.oid import NameOID
 
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
         .public_key(public_key).serial_number(x509.random_serial_number())

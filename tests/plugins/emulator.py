@@ -9,9 +9,9 @@ import queue as queue_mod
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import grpc
 import pytest
@@ -43,7 +43,7 @@ class Receiver:
     """A tiny HTTP server on loopback standing in for the worker: records requests, answers 200."""
 
     def __init__(self) -> None:
-        self.requests: "queue_mod.Queue[Received]" = queue_mod.Queue()
+        self.requests: queue_mod.Queue[Received] = queue_mod.Queue()
         received = self.requests
 
         class Handler(BaseHTTPRequestHandler):

@@ -8,7 +8,6 @@ they do not skip: install it with ``bash reliability/checkov_setup.sh``.
 from __future__ import annotations
 
 import json
-
 import os
 from collections import Counter
 from pathlib import Path

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from constructs_lib._framework import cdk
 from constructs_lib import ConfigurationError, QueueOptions, ServiceOptions
+from constructs_lib._framework import cdk
 from stacks import (
     JOB_OUTPUT_NAMES,
     OUTPUT_NAMES,
