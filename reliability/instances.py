@@ -41,7 +41,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from app.demo import WorkerProcess
 from app.emulator import Emulator
