@@ -52,14 +52,13 @@ node_modules/.installed: package.json package-lock.json
 synth: setup
 	npx cdktf synth
 
-## lint: ruff (rules in pyproject.toml) and mypy (strict for constructs_lib and stacks) over
-## the product code; make test and make test-cdktn run it first. mypy reads the framework's
-## types from the cdktf packages in .venv (constructs_lib/_framework.py's TYPE_CHECKING
-## block), the same source on both frameworks. tests/, bench/ and reliability/ are not in
-## the gate yet (ruff is configured for them: $(PY) -m ruff check tests bench reliability).
+## lint: ruff (rules in pyproject.toml) over every Python file of the repository, and mypy
+## (strict for constructs_lib and stacks) over the product code; make test and make
+## test-cdktn run it first. mypy reads the framework's types from the cdktf packages in .venv
+## (constructs_lib/_framework.py's TYPE_CHECKING block), the same source on both frameworks.
 LINT_PATHS := constructs_lib stacks app main.py
 lint: $(VENV)/.installed
-	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff check .
 	$(PY) -m mypy $(LINT_PATHS)
 
 ## test: the whole test suite (snapshots, constructs, app, end to end, Terraform's verdict)

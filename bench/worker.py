@@ -143,12 +143,12 @@ def run(args: argparse.Namespace) -> int:
                 for rate in rates:
                     factory = RequestFactory(port, token, f"{name}-r{rate}")
                     results[f"{rate}/s"] = measure(
-                        lambda f=factory, r=rate: fixed_rate(port, f, r, duration, args.fixed_connections), proc.pid
+                        lambda f=factory, r=rate, p=port: fixed_rate(p, f, r, duration, args.fixed_connections), proc.pid
                     )
                     print(f"  {name:15s} {rate:4d}/s  {_summary(results[f'{rate}/s'])}", flush=True)
                 factory = RequestFactory(port, token, f"{name}-sat")
                 results["sat"] = measure(
-                    lambda f=factory: saturate(port, f, saturation, args.connections, warmup=1.0), proc.pid
+                    lambda f=factory, p=port: saturate(p, f, saturation, args.connections, warmup=1.0), proc.pid
                 )
                 print(f"  {name:15s} saturate {_summary(results['sat'])}", flush=True)
                 rows.append((name, results, cert_hits(cert_port) - hits_before))

@@ -242,7 +242,7 @@ def run_task_faults(
     result.elapsed_s = time.perf_counter() - started
 
     expected_ids = {spec.task_id for spec in specs}
-    ids = {spec.task_id: res.task_id for spec, res in zip(specs, bulk.results)}
+    ids = {spec.task_id: res.task_id for spec, res in zip(specs, bulk.results, strict=True)}
     effects = Counter(name for event, name, _ in rows if event == flaky_worker.EFFECT)
     outcomes = Counter(d.outcome for d in seen)
     result.sent = len(bulk.results)
@@ -587,7 +587,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    say = (lambda m: print(f"faults: {m}", file=sys.stderr, flush=True))
+    def say(message: str) -> None:
+        print(f"faults: {message}", file=sys.stderr, flush=True)
 
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt

@@ -47,7 +47,7 @@ class Verdict:
     def errors(self) -> list[str]:
         """Each ``Error:`` block, summary and detail, as Terraform printed it."""
         starts = [m.start() for m in _ERROR_BLOCK.finditer(self.output)]
-        return [self.output[a:b].strip() for a, b in zip(starts, [*starts[1:], None])]
+        return [self.output[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
 
     @property
     def configuration_errors(self) -> list[str]:

@@ -100,7 +100,7 @@ def test_jwk_set_parses_too(signing_key, make_token):
 
 @pytest.mark.parametrize("body", [b"[]", b"{}", b'{"keys": []}', b"not json", b'{"k": "not a pem"}'])
 def test_unusable_documents_are_rejected(body):
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         parse_certs(body)
 
 

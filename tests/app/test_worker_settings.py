@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from app.worker.settings import (
     GOOGLE_CERTS_URL,
@@ -100,7 +101,7 @@ def test_several_errors_are_reported_together():
 
 def test_settings_are_immutable():
     settings = Settings(auth="disabled")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         settings.auth = "required"  # type: ignore[misc]
 
 

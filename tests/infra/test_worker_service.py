@@ -1,5 +1,7 @@
 """WorkerService: what it declares, by resource type and value."""
 
+import dataclasses
+
 import pytest
 
 from constructs_lib import InvokerServiceAccount, ServiceOptions, WorkerService
@@ -150,5 +152,5 @@ def test_options_are_frozen_copies(stack):
     options = ServiceOptions(env=env)
     env["B"] = "2"  # changing the caller's dict later changes nothing that was checked
     assert dict(options.env) == {"A": "1"}
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         options.memory = "1Gi"  # type: ignore[misc]

@@ -74,7 +74,7 @@ def differences(a: Any, b: Any, path: tuple[str, ...] = ()) -> dict[str, set[tup
         return found
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         found = {}
-        for index, (x, y) in enumerate(zip(a, b)):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
             for sub, values in differences(x, y, (*path, str(index))).items():
                 found.setdefault(sub, set()).update(values)
         return found

@@ -51,7 +51,7 @@ def synth(tmp_path: Path, cache: Path, name: str) -> tuple[dict[str, int], dict[
     assert result.returncode == 0, result.stderr
     counts = {"hits": 0, "misses": 0, "errors": 0}
     for match in re.finditer(r"hits=(\d+) misses=(\d+) errors=(\d+)", result.stderr):
-        for key, value in zip(counts, match.groups()):
+        for key, value in zip(counts, match.groups(), strict=True):
             counts[key] += int(value)
     files = {p.parent.name: p.read_bytes()
              for p in (workdir / "cdktf.out" / "stacks").glob("*/cdk.tf.json")}
