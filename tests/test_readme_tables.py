@@ -36,6 +36,7 @@ from stacks import (
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 REFERENCE = ROOT / "docs" / "reference.md"
+JOB = ROOT / "docs" / "job.md"
 PROJECT = "acme-tables-1"
 GRANTEE = "user:grantee@example.com"
 ENQUEUER = "serviceAccount:api@acme-tables-1.iam.gserviceaccount.com"
@@ -160,13 +161,13 @@ def test_the_iam_model_lists_every_iam_resource_the_patterns_declare():
             assert "${google_service_account." in body["member"], body
 
 
-# -- attributes (README, docs/reference.md) ----------------------------------------------
+# -- attributes (README, docs/reference.md, docs/job.md) --------------------------------
 
 def attribute_lists() -> list[tuple[str, list[str]]]:
     """(construct, attribute names) for every ``Attributes:`` paragraph, the construct
     being the first backticked name of the heading above it."""
     found = []
-    for page in (README, REFERENCE):
+    for page in (README, REFERENCE, JOB):
         heading = ""
         for paragraph in page.read_text("utf-8").split("\n\n"):
             if paragraph.startswith("#"):

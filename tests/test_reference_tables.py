@@ -1,5 +1,5 @@
-"""The option and keyword tables in the README and docs/reference.md are the ones the code
-generates (python -m constructs_lib options): a field or keyword added, renamed,
+"""The option and keyword tables in the README, docs/reference.md and docs/job.md are the ones
+the code generates (python -m constructs_lib options): a field or keyword added, renamed,
 re-documented or given another default in constructs_lib shows up."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from constructs_lib import (
 from constructs_lib.reference import field_docs, param_docs, readme_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = (ROOT / "README.md", ROOT / "docs" / "reference.md")
+PAGES = (ROOT / "README.md", ROOT / "docs" / "reference.md", ROOT / "docs" / "job.md")
 BLOCK = re.compile(r"<!-- ((options|keywords):\w+) -->\n(.*?)<!-- /\2 -->", re.DOTALL)
 
 
@@ -34,7 +34,7 @@ def test_readme_and_reference_hold_every_generated_table_exactly_once():
              for marker, _, body in BLOCK.findall(page.read_text(encoding="utf-8"))]
     assert len(found) == len(dict(found)), "a table appears twice"
     assert dict(found) == readme_blocks(), (
-        "run: python -m constructs_lib options, paste into README.md / docs/reference.md")
+        "run: python -m constructs_lib options, paste into README.md / docs/reference.md / docs/job.md")
 
 
 def test_every_option_field_is_documented_once_in_the_code():
