@@ -14,6 +14,7 @@ from stacks import DeploySettings, TasksStack, parse_environments
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DEPLOY = ROOT / "docs" / "deploy.md"
 BLOCK = re.compile(r"<!-- readme-test -->\s*```python\n(.*?)```", re.DOTALL)
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 EXAMPLES = [(f"{page.relative_to(ROOT)} example {number}", source)
@@ -53,8 +54,8 @@ def test_readme_example_runs(where, example, tmp_path):
 TOML_BLOCK = re.compile(r"<!-- readme-test-toml -->\s*```toml\n(.*?)```", re.DOTALL)
 
 
-def test_readme_environment_table_synthesizes_a_stack_of_its_own_project():
-    (source,) = TOML_BLOCK.findall(README.read_text(encoding="utf-8"))
+def test_the_deploy_pages_environment_table_synthesizes_a_stack_of_its_own_project():
+    (source,) = TOML_BLOCK.findall(DEPLOY.read_text(encoding="utf-8"))
     environments = parse_environments(tomllib.loads(source))
     (name, env), = environments.items()
     stack = TasksStack(cdk.Testing.app(), env, DeploySettings(project="another-project"))

@@ -1,6 +1,7 @@
-"""The hand-written tables in the README and docs/reference.md, checked against the code: what
-each grant declares, every IAM resource the patterns declare, the attributes named, the
-environment keys, the deploy variables, the stack outputs and every pinned dependency."""
+"""The hand-written tables in the README and docs/ (reference.md, job.md, deploy.md), checked
+against the code: what each grant declares, every IAM resource the patterns declare, the
+attributes named, the environment keys, the deploy variables, the stack outputs and every
+pinned dependency."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 REFERENCE = ROOT / "docs" / "reference.md"
 JOB = ROOT / "docs" / "job.md"
+DEPLOY = ROOT / "docs" / "deploy.md"
 PROJECT = "acme-tables-1"
 GRANTEE = "user:grantee@example.com"
 ENQUEUER = "serviceAccount:api@acme-tables-1.iam.gserviceaccount.com"
@@ -189,18 +191,18 @@ def test_every_attribute_named_exists_on_the_construct():
         assert not missing, construct
 
 
-# -- environments, deploy variables, outputs (README) ------------------------------------
+# -- environments, deploy variables, outputs (docs/deploy.md) ----------------------------
 
 SUB_TABLES = {"service", "queue", "job", "dead_letters", "task_names", "alerts"}
 
 
 def test_the_environment_keys_are_the_settings_fields_with_their_defaults():
-    rows = table(README, "environment-keys")
+    rows = table(DEPLOY, "environment-keys")
     keys = [key for row in rows for key in names(row["top-level key"])]
     fields = {f.name: f for f in dataclasses.fields(EnvironmentSettings)}
     assert sorted(keys) == sorted(set(fields) - SUB_TABLES - {"name"})
-    readme = README.read_text("utf-8")
-    assert all(f"[env.{key}]" in readme for key in SUB_TABLES)
+    page = DEPLOY.read_text("utf-8")
+    assert all(f"[env.{key}]" in page for key in SUB_TABLES)
     for row in rows:
         literal = re.fullmatch(r"`(true|false|-?[0-9.]+)`", row["default"])
         if literal:
@@ -210,7 +212,7 @@ def test_the_environment_keys_are_the_settings_fields_with_their_defaults():
 
 
 def test_the_deploy_variables_are_the_ones_read_with_their_defaults():
-    rows = {names(r["variable"])[0]: r["default"] for r in table(README, "deploy-variables")}
+    rows = {names(r["variable"])[0]: r["default"] for r in table(DEPLOY, "deploy-variables")}
     read = {value for name, value in vars(deploy_settings).items()
             if name.endswith("_ENV") and isinstance(value, str)}
     assert set(rows) == read
@@ -219,7 +221,7 @@ def test_the_deploy_variables_are_the_ones_read_with_their_defaults():
 
 
 def test_the_outputs_named_are_the_stacks_outputs():
-    assert names(marked(README, "outputs")) == [*OUTPUT_NAMES, *STORE_OUTPUT_NAMES,
+    assert names(marked(DEPLOY, "outputs")) == [*OUTPUT_NAMES, *STORE_OUTPUT_NAMES,
                                                  *JOB_OUTPUT_NAMES]
 
 
