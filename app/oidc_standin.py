@@ -71,21 +71,31 @@ class SigningKey:
     cert_pem: str
 
 
-def generate_key(*, common_name: str = "local OIDC stand-in") -> SigningKey:
-    """A fresh RSA key with a self-signed certificate valid from an hour ago for two days."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+def self_signed_certificate(
+    key: rsa.RSAPrivateKey, common_name: str, *, not_before: datetime.datetime,
+    not_after: datetime.datetime,
+) -> x509.Certificate:
+    """A self-signed certificate for ``key`` (what Google's certificate endpoint lists)."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + CERT_VALIDITY)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .sign(key, hashes.SHA256())
     )
+
+
+def generate_key(*, common_name: str = "local OIDC stand-in") -> SigningKey:
+    """A fresh RSA key with a self-signed certificate valid from an hour ago for two days."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    now = datetime.datetime.now(datetime.UTC)
+    cert = self_signed_certificate(
+        key, common_name, not_before=now - datetime.timedelta(hours=1),
+        not_after=now + CERT_VALIDITY)
     public_der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return SigningKey(

@@ -8,10 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+
+from app.oidc_standin import self_signed_certificate
 
 TEST_SUBJECT = "112233445566778899000"
 
@@ -29,18 +29,10 @@ class KeyPair:
 def make_key(common_name: str) -> KeyPair:
     """A fresh 2048-bit RSA key with a certificate valid from a day ago to a day ahead."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed_certificate(
+        key, common_name, not_before=now - datetime.timedelta(days=1),
+        not_after=now + datetime.timedelta(days=1))
     return KeyPair(
         private_pem=key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
