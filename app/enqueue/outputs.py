@@ -289,6 +289,15 @@ def _is_job_output(key: str) -> bool:
     return any(key == name or key.endswith("_" + name) for name in defaults.JOB_OUTPUT_NAMES)
 
 
+def _check_pattern_name(pattern: object) -> None:
+    """Refuse a ``--pattern`` value that cannot be a pattern name."""
+    if not isinstance(pattern, str) or not defaults.PATTERN_RE.match(pattern):
+        raise OutputsError(
+            f"pattern {pattern!r} is not a pattern name: a lower-case letter, then lower-case "
+            "letters, digits or '_'"
+        )
+
+
 def _job_patterns(values: Mapping[str, Any]) -> list[str]:
     """Names of the job patterns (with a ``<pattern>_job_run_url`` output), sorted."""
     suffix = "_job_run_url"
@@ -301,11 +310,7 @@ def _choose_job_pattern(values: Mapping[str, Any], pattern: str | None, where: s
     """The job pattern whose outputs to read; ``""`` for the unprefixed ``job_*`` ones."""
     patterns = _job_patterns(values)
     if pattern is not None:
-        if not isinstance(pattern, str) or not defaults.PATTERN_RE.match(pattern):
-            raise OutputsError(
-                f"pattern {pattern!r} is not a pattern name: a lower-case letter, then lower-case "
-                "letters, digits or '_'"
-            )
+        _check_pattern_name(pattern)
         if pattern in patterns:
             return pattern
         raise OutputsError(
@@ -387,11 +392,7 @@ def _choose_pattern(values: Mapping[str, Any], pattern: str | None, where: str) 
     """The pattern whose outputs to read; ``""`` for the unprefixed ones."""
     patterns = _patterns(values)
     if pattern is not None:
-        if not isinstance(pattern, str) or not defaults.PATTERN_RE.match(pattern):
-            raise OutputsError(
-                f"pattern {pattern!r} is not a pattern name: a lower-case letter, then lower-case "
-                "letters, digits or '_'"
-            )
+        _check_pattern_name(pattern)
         if pattern in patterns:
             return pattern
         if patterns:
