@@ -200,7 +200,8 @@ def scan(
         f: ScanResult(path=str(f), stack=_stack_name(f), load_errors=list(load_errors))
         for f in files
     }
-    names = {f: _resource_types_by_name(f) for f in files}
+    declared = {f: _resources(f) for f in files}
+    names = {f: _resource_types_by_name(declared[f]) for f in files}
     for one in _reports(report):
         body = one.get("results") or {}
         for error_path in body.get("parsing_errors") or []:
@@ -219,7 +220,7 @@ def scan(
                 finding = _finding(record, names[target])
                 getattr(results[target], attribute).append(finding)
     for f in files:
-        _apply_waivers(results[f], _resource_purposes(f))
+        _apply_waivers(results[f], _resource_purposes(declared[f]))
     return [results[f] for f in files]
 
 
@@ -240,12 +241,17 @@ def _apply_waivers(result: ScanResult, purposes: Mapping[str, str]) -> None:
     result.failed = kept
 
 
-def _resource_purposes(path: Path) -> dict[str, str]:
-    """``"<type>.<name>"`` -> its ``labels.purpose`` (resources that have one)."""
+def _resources(path: Path) -> Mapping[str, Any]:
+    """The stack's ``resource`` block, read once per scan (empty if unreadable)."""
     try:
         resources = json.loads(path.read_text(encoding="utf-8")).get("resource") or {}
     except (ValueError, AttributeError, OSError):
         return {}
+    return resources if isinstance(resources, Mapping) else {}
+
+
+def _resource_purposes(resources: Mapping[str, Any]) -> dict[str, str]:
+    """``"<type>.<name>"`` -> its ``labels.purpose`` (resources that have one)."""
     purposes = {}
     for resource_type, instances in resources.items():
         if not isinstance(instances, Mapping):
@@ -312,11 +318,7 @@ def _match(path: Path, files: Sequence[Path]) -> Path | None:
     return next((f for f in files if f == resolved), None)
 
 
-def _resource_types_by_name(path: Path) -> dict[str, list[str]]:
-    try:
-        resources = json.loads(path.read_text(encoding="utf-8")).get("resource") or {}
-    except (ValueError, AttributeError, OSError):
-        return {}
+def _resource_types_by_name(resources: Mapping[str, Any]) -> dict[str, list[str]]:
     names: dict[str, list[str]] = {}
     for resource_type, instances in resources.items():
         if isinstance(instances, Mapping):
