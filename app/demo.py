@@ -286,13 +286,9 @@ def _bucket(path: Path, env: dict[str, Any], name: str, resources: dict[str, Any
         return None
     if _literal(value):
         return value
-    ref = _REF.match(value) if isinstance(value, str) else None
-    if ref and ref["type"] == "google_storage_bucket" and ref["attr"] == "name":
-        bucket_name = ((resources.get("google_storage_bucket") or {}).get(ref["id"]) or {}).get(
-            "name"
-        )
-        if _literal(bucket_name):
-            return bucket_name
+    bucket = _referenced(value, resources, "google_storage_bucket", "name")
+    if bucket is not None and _literal(bucket.get("name")):
+        return bucket["name"]
     raise DemoError(f"{path}: {name} in the service's env is {value!r}, which the demo cannot "
                     f"resolve "
                     "to a bucket name (a literal or a google_storage_bucket's literal name)")
@@ -309,6 +305,17 @@ def _int_setting(path: Path, env: dict[str, Any], name: str) -> int | None:
     except ValueError:
         raise DemoError(f"{path}: {name} in the service's env must be an integer, but {value!r} "
                         "was given") from None
+
+
+def _referenced(
+    value: Any, resources: dict[str, Any], type_: str, attr: str
+) -> dict[str, Any] | None:
+    """The body of the resource ``value`` refers to as ``${<type_>.<id>.<attr>}``, or None."""
+    ref = _REF.match(value) if isinstance(value, str) else None
+    if ref is None or ref["type"] != type_ or ref["attr"] != attr:
+        return None
+    found = (resources.get(type_) or {}).get(ref["id"])
+    return found if isinstance(found, dict) else None
 
 
 def _output_service(outputs: dict[str, Any], services: dict[str, Any]) -> dict[str, Any]:
@@ -349,14 +356,8 @@ def _job_target(doc: dict[str, Any], resources: dict[str, Any], outputs: dict[st
                 worker_queue: str) -> JobTarget:
     """The job the ``job_*`` outputs name; a local ``demo-job`` if the stack has none."""
     project, location = worker_queue.split("/")[1], worker_queue.split("/")[3]
-    queues = resources.get("google_cloud_tasks_queue") or {}
-    ref = re.fullmatch(r"\$\{google_cloud_tasks_queue\.([A-Za-z0-9_-]+)\.id\}",
-                       outputs.get("job_queue_path") or "")
-    queue = queues.get(ref.group(1)) if ref else None
-    job_ref = re.fullmatch(r"\$\{google_cloud_run_v2_job\.([A-Za-z0-9_-]+)\.name\}",
-                           outputs.get("job_name") or "")
-    jobs = resources.get("google_cloud_run_v2_job") or {}
-    job = jobs.get(job_ref.group(1)) if job_ref else None
+    queue = _referenced(outputs.get("job_queue_path"), resources, "google_cloud_tasks_queue", "id")
+    job = _referenced(outputs.get("job_name"), resources, "google_cloud_run_v2_job", "name")
     queue_name = _local_name(queue.get("name"), resources) if queue else None
     if not (job and queue and _literal(job.get("name")) and _literal(queue_name)):
         return JobTarget(name=FALLBACK_JOB_NAME,
@@ -439,9 +440,8 @@ def _account_email(value: Any, resources: dict[str, Any], project: str) -> str |
     (``<account_id>@<project>.iam.gserviceaccount.com``); None if neither."""
     if _literal(value):
         return value
-    ref = _REF.match(value) if isinstance(value, str) else None
-    if ref and ref["type"] == "google_service_account" and ref["attr"] == "email":
-        account = (resources.get("google_service_account") or {}).get(ref["id"], {})
+    account = _referenced(value, resources, "google_service_account", "email")
+    if account is not None:
         account_project = account.get("project") if _literal(account.get("project")) else project
         if _literal(account.get("account_id")):
             return f"{account['account_id']}@{account_project}.iam.gserviceaccount.com"
